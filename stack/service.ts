@@ -1,0 +1,49 @@
+// The contract between the stack orchestrator (stack/stack.ts) and each embedded service.
+// A service only knows how to get its binaries (prepare), how it is launched and when it is
+// ready; the orchestrator owns processes, ports, logs and the state file.
+
+export type ServiceName = 'kafka' | 'registry' | 'kubeapi';
+
+/** Ports chosen once at the first `up` and kept in the state file, so restarts keep them. */
+export interface StackPorts {
+  kafka: number; // PLAINTEXT client listener
+  kafkaController: number; // KRaft controller listener
+  registry: number; // Apicurio HTTP
+  kubeapi: number; // Kubernetes API (HTTPS)
+  etcdClient: number; // embedded etcd client URL (plain HTTP on loopback, also its JSON gateway)
+  etcdPeer: number; // embedded etcd peer URL
+}
+
+export interface StackContext {
+  /** Repository root. */
+  root: string;
+  /** Long-lived download/build cache, shared by every checkout: ~/.cache/kubetrail (or KUBETRAIL_CACHE). */
+  cacheDir: string;
+  /** This stack's runtime data: <root>/.kubetrail/stack (or KUBETRAIL_STACK_DIR). */
+  stackDir: string;
+  /** The service's own data directory under stackDir (created by the orchestrator). */
+  dataDir(service: ServiceName): string;
+  ports: StackPorts;
+  host: string; // always 127.0.0.1
+  /** Progress line for cold starts (downloads, builds); printed to stderr. */
+  progress(message: string): void;
+}
+
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface ServiceDefinition {
+  name: ServiceName;
+  /** Download or build what the service needs into ctx.cacheDir. Idempotent, cheap when warm. */
+  prepare(ctx: StackContext): Promise<void>;
+  /** Write configs / format storage if needed (first start only), then say how to launch. */
+  launch(ctx: StackContext): Promise<LaunchSpec>;
+  /** One readiness probe; the orchestrator polls it until true or the start timeout. */
+  ready(ctx: StackContext): Promise<boolean>;
+  /** How long a start may take before it is declared failed. */
+  startTimeoutMs: number;
+}
