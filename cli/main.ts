@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// kubetrail: one command for the services, the tools and the local stack.
+import { Command, CommanderError } from 'commander';
+import { registerStackCommand } from './stack.js';
+import { ConfigError } from '../lib/config.js';
+
+const program = new Command();
+program
+  .name('kubetrail')
+  .description('Kubernetes resource changes to Kafka, processed exactly once, with Avro schemas')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerStackCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Conventional exit codes: 2 for bad usage or configuration, 1 for a failure at run time.
+  const usage = error instanceof ConfigError;
+  process.stderr.write(`kubetrail: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(usage ? 2 : 1);
+}

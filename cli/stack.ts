@@ -1,0 +1,87 @@
+// `kubetrail stack …`: the embedded local stack (Kafka, Apicurio Registry, Kubernetes API server).
+import type { Command } from 'commander';
+import { LocalStack, serviceNames } from '../stack/stack.js';
+import { compactEtcd } from '../stack/kubeapi.js';
+import type { ServiceName } from '../stack/service.js';
+
+function serviceArg(value: string): ServiceName {
+  if (!(serviceNames as string[]).includes(value)) throw new Error(`unknown service '${value}' (one of ${serviceNames.join(', ')})`);
+  return value as ServiceName;
+}
+
+export function registerStackCommand(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description('run the embedded local stack on 127.0.0.1 without Docker: Kafka (KRaft), Apicurio Registry, a Kubernetes API server');
+
+  stack
+    .command('up')
+    .description('start every service that is not running (downloads and builds once, cached in ~/.cache/kubetrail)')
+    .action(async () => {
+      const local = new LocalStack();
+      const began = Date.now();
+      const connection = await local.up();
+      process.stderr.write(`[stack] up in ${((Date.now() - began) / 1000).toFixed(1)}s; settings written to ${local.connectionFile}\n`);
+      for (const [key, value] of Object.entries(connection)) process.stdout.write(`${key}=${value}\n`);
+    });
+
+  stack
+    .command('down')
+    .description('stop every service (their data is kept until `stack reset`)')
+    .action(async () => {
+      await new LocalStack().down();
+      process.stderr.write('[stack] down\n');
+    });
+
+  stack
+    .command('status')
+    .description('show each service: pid, running, answering; exit 1 unless all are ready')
+    .action(async () => {
+      const statuses = await new LocalStack().status();
+      for (const s of statuses) {
+        process.stdout.write(`${s.name.padEnd(9)} ${s.ready ? 'ready  ' : s.running ? 'running' : 'stopped'} pid=${s.pid ?? '-'} log=${s.log}\n`);
+      }
+      if (!statuses.every((s) => s.ready)) process.exitCode = 1;
+    });
+
+  stack
+    .command('env')
+    .description('print the connection settings as KEY=value lines (eval-able: `export $(kubetrail stack env)`)')
+    .action(async () => {
+      for (const [key, value] of Object.entries(await new LocalStack().connection())) process.stdout.write(`${key}=${value}\n`);
+    });
+
+  for (const [name, description] of [
+    ['start', 'start one service'],
+    ['stop', 'stop one service gracefully (SIGTERM), keeping its data'],
+    ['kill', 'kill one service with SIGKILL, keeping its data (fault testing)'],
+    ['restart', 'stop and start one service, keeping its data'],
+  ] as const) {
+    stack
+      .command(`${name} <service>`)
+      .description(`${description}: ${serviceNames.join(' | ')}`)
+      .action(async (service: string) => {
+        const local = new LocalStack();
+        const which = serviceArg(service);
+        if (name === 'start') await local.start(which);
+        else if (name === 'stop') await local.stop(which);
+        else if (name === 'kill') await local.kill(which);
+        else await local.restart(which);
+      });
+  }
+
+  stack
+    .command('compact')
+    .description("compact etcd to its current revision: watches from older resourceVersions get 410 Gone")
+    .action(async () => {
+      const revision = await compactEtcd(await new LocalStack().context());
+      process.stdout.write(`compacted etcd at revision ${revision}\n`);
+    });
+
+  stack
+    .command('reset')
+    .description('stop everything and delete the stack data (topics, schemas, objects); downloads stay cached')
+    .action(async () => {
+      await new LocalStack().reset();
+    });
+}

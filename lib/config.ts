@@ -1,0 +1,101 @@
+// Configuration shared by every kubetrail service: how to reach Kafka, the Schema Registry and
+// Kubernetes. Precedence: command-line flags, then environment, then an optional YAML/JSON file
+// (--config or KUBETRAIL_CONFIG), then defaults. Validated once at start-up with zod so a bad
+// value fails early with a message that names the setting and how to set it.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const commaList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
+
+const booleanish = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform((v) => v === true || v === 'true' || v === '1');
+
+export const connectionSchema = z.object({
+  kafkaBrokers: commaList.pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'each broker must be host:port')).min(1, 'at least one broker')),
+  kafkaClientId: z.string().default('kubetrail'),
+  kafkaSsl: booleanish.default(false),
+  kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  kafkaSaslUsername: z.string().optional(),
+  kafkaSaslPassword: z.string().optional(),
+  schemaRegistryUrl: z.string().url('must be a URL such as http://localhost:8081'),
+  schemaRegistryUsername: z.string().optional(),
+  schemaRegistryPassword: z.string().optional(),
+});
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
+
+/** Environment variable for each setting (the camelCase key in a config file, the kebab flag). */
+export const connectionEnv: Record<keyof ConnectionConfig, string> = {
+  kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaClientId: 'KAFKA_CLIENT_ID',
+  kafkaSsl: 'KAFKA_SSL',
+  kafkaSaslMechanism: 'KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'KAFKA_SASL_PASSWORD',
+  schemaRegistryUrl: 'SCHEMA_REGISTRY_URL',
+  schemaRegistryUsername: 'SCHEMA_REGISTRY_USERNAME',
+  schemaRegistryPassword: 'SCHEMA_REGISTRY_PASSWORD',
+};
+
+/** Settings never printed or logged. */
+export const secretKeys = new Set<string>(['kafkaSaslPassword', 'schemaRegistryPassword']);
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function readConfigFile(path: string | undefined): Record<string, unknown> {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  const parsed: unknown = parseYaml(text); // YAML is a superset of JSON
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a mapping of settings`);
+  return parsed as Record<string, unknown>;
+}
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Resolves a zod object schema from flags, environment and file. `envNames` maps each key to its
+ * environment variable; flags use the kebab-case of the key (commander gives them camelCased).
+ */
+export function resolveConfig<S extends z.ZodObject>(
+  schema: S,
+  envNames: Partial<Record<keyof z.input<S> & string, string>>,
+  sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: Record<string, unknown> },
+): z.output<S> {
+  const env = sources.env ?? process.env;
+  const merged: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const envName = envNames[key as keyof typeof envNames];
+    const fromFlag = sources.flags?.[key];
+    const fromEnv = envName ? env[envName] : undefined;
+    const fromFile = sources.file?.[key];
+    const value = fromFlag ?? (fromEnv === '' ? undefined : fromEnv) ?? fromFile;
+    if (value !== undefined) merged[key] = value;
+  }
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const envName = envNames[key as keyof typeof envNames];
+      const how = [`--${kebab(key)}`, envName, `'${key}' in the config file`].filter(Boolean).join(', ');
+      return `  ${key}: ${issue.message === 'Invalid input: expected string, received undefined' ? 'is required' : issue.message} (set with ${how})`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** A copy safe to print: secrets replaced. */
+export function redactConfig<T extends Record<string, unknown>>(config: T): T {
+  const copy: Record<string, unknown> = { ...config };
+  for (const key of Object.keys(copy)) if (secretKeys.has(key) && copy[key] !== undefined) copy[key] = '***';
+  return copy as T;
+}

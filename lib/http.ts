@@ -1,0 +1,43 @@
+// /healthz, /readyz and /metrics for every long-running service. Liveness says the process
+// works; readiness says it does its job now (connected, leading or standing by, caught up).
+import { createServer, type Server } from 'node:http';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface HealthChecks {
+  /** Liveness: false only when the process is wedged and should be restarted. */
+  live(): boolean;
+  /** Readiness, with a short reason shown in the response body. */
+  ready(): { ready: boolean; reason: string };
+}
+
+export function createMetricsRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: 'kubetrail_' });
+  return registry;
+}
+
+export async function startServiceHttp(port: number, checks: HealthChecks, metrics: Registry, host = '0.0.0.0'): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const live = checks.live();
+      res.writeHead(live ? 200 : 503, { 'content-type': 'text/plain' }).end(live ? 'ok\n' : 'not live\n');
+    } else if (path === '/readyz') {
+      const { ready, reason } = checks.ready();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`);
+    } else if (path === '/metrics') {
+      metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (error: Error) => res.writeHead(500).end(error.message),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,227 @@
+// The embedded local stack: Kafka (KRaft), Apicurio Registry and a Kubernetes API server, run
+// on 127.0.0.1 without Docker. This module owns the processes, ports, logs and the files that
+// tell any client how to connect; each service only says how to get, launch and probe itself.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServiceDefinition, ServiceName, StackContext, StackPorts } from './service.js';
+import { kafka } from './kafka.js';
+import { registry } from './registry.js';
+import { kubeapi, kubeconfigPath } from './kubeapi.js';
+import { freePort, isOurProcess, sleep, spawnDetached, stopProcess, tailOf, signalGroup } from './processes.js';
+
+export const services: Record<ServiceName, ServiceDefinition> = { kafka, registry, kubeapi };
+export const serviceNames = Object.keys(services) as ServiceName[];
+
+interface StackState {
+  ports: StackPorts;
+  pids: Partial<Record<ServiceName, number>>;
+}
+
+/** How any client reaches the stack; also written as connection.env and connection.json. */
+export interface StackConnection {
+  KAFKA_BROKERS: string;
+  SCHEMA_REGISTRY_URL: string;
+  KUBECONFIG: string;
+}
+
+export interface ServiceStatus {
+  name: ServiceName;
+  pid: number | null;
+  running: boolean;
+  ready: boolean;
+  log: string;
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export class LocalStack {
+  readonly root: string;
+  readonly stackDir: string;
+  readonly cacheDir: string;
+  private state: StackState | undefined;
+
+  constructor(options: { root?: string; stackDir?: string; cacheDir?: string } = {}) {
+    // Compiled code runs from dist/stack: the repository root is one level further up there.
+    this.root = options.root ?? (existsSync(join(repoRoot, 'package.json')) ? repoRoot : resolve(repoRoot, '..'));
+    this.stackDir = options.stackDir ?? process.env.KUBETRAIL_STACK_DIR ?? join(this.root, '.kubetrail', 'stack');
+    this.cacheDir = options.cacheDir ?? process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
+  }
+
+  private get stateFile() {
+    return join(this.stackDir, 'state.json');
+  }
+
+  logFile(name: ServiceName) {
+    return join(this.stackDir, 'logs', `${name}.log`);
+  }
+
+  private async loadState(): Promise<StackState> {
+    if (this.state) return this.state;
+    if (existsSync(this.stateFile)) {
+      this.state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState;
+    } else {
+      // Ports are chosen once and kept, so a restarted service keeps its address and clients their config.
+      const fixed = (name: string) => {
+        const value = process.env[`KUBETRAIL_STACK_${name}_PORT`];
+        return value ? Number(value) : undefined;
+      };
+      this.state = {
+        ports: {
+          kafka: fixed('KAFKA') ?? (await freePort()),
+          kafkaController: await freePort(),
+          registry: fixed('REGISTRY') ?? (await freePort()),
+          kubeapi: fixed('KUBEAPI') ?? (await freePort()),
+          etcdClient: await freePort(),
+          etcdPeer: await freePort(),
+        },
+        pids: {},
+      };
+    }
+    return this.state;
+  }
+
+  private saveState() {
+    mkdirSync(this.stackDir, { recursive: true });
+    writeFileSync(this.stateFile, JSON.stringify(this.state, null, 2));
+  }
+
+  async context(): Promise<StackContext> {
+    const state = await this.loadState();
+    return {
+      root: this.root,
+      cacheDir: this.cacheDir,
+      stackDir: this.stackDir,
+      dataDir: (name) => {
+        const dir = join(this.stackDir, name);
+        mkdirSync(dir, { recursive: true });
+        return dir;
+      },
+      ports: state.ports,
+      host: '127.0.0.1',
+      progress: (message) => process.stderr.write(`[stack] ${message}\n`),
+    };
+  }
+
+  async connection(): Promise<StackConnection> {
+    const ctx = await this.context();
+    return {
+      KAFKA_BROKERS: `127.0.0.1:${ctx.ports.kafka}`,
+      SCHEMA_REGISTRY_URL: `http://127.0.0.1:${ctx.ports.registry}/apis/ccompat/v7`,
+      KUBECONFIG: kubeconfigPath(ctx),
+    };
+  }
+
+  /** Starts every service that is not running (all in parallel) and writes the connection files. */
+  async up(): Promise<StackConnection> {
+    mkdirSync(join(this.stackDir, 'logs'), { recursive: true });
+    const ctx = await this.context();
+    await Promise.all(serviceNames.map((name) => this.start(name, ctx)));
+    const connection = await this.connection();
+    writeFileSync(
+      join(this.stackDir, 'connection.env'),
+      Object.entries(connection).map(([k, v]) => `${k}=${v}`).join('\n') + '\n',
+    );
+    writeFileSync(join(this.stackDir, 'connection.json'), JSON.stringify(connection, null, 2) + '\n');
+    return connection;
+  }
+
+  /** Path of the file that `up` writes with the connection settings (KEY=value lines). */
+  get connectionFile() {
+    return join(this.stackDir, 'connection.env');
+  }
+
+  async start(name: ServiceName, ctx?: StackContext): Promise<void> {
+    ctx ??= await this.context();
+    const service = services[name];
+    const state = await this.loadState();
+    if (isOurProcess(state.pids[name], this.stackDir)) return;
+    const began = Date.now();
+    await service.prepare(ctx);
+    const spec = await service.launch(ctx);
+    const log = this.logFile(name);
+    mkdirSync(dirname(log), { recursive: true });
+    const pid = spawnDetached(spec, log);
+    state.pids[name] = pid;
+    this.saveState();
+    const deadline = Date.now() + service.startTimeoutMs;
+    for (;;) {
+      if (!isOurProcess(pid, this.stackDir)) {
+        delete state.pids[name];
+        this.saveState();
+        throw new Error(`${name} exited during start-up. Last lines of ${log}:\n${tailOf(log)}`);
+      }
+      if (await service.ready(ctx).catch(() => false)) break;
+      if (Date.now() > deadline) {
+        await stopProcess(pid, this.stackDir, 5_000);
+        delete state.pids[name];
+        this.saveState();
+        throw new Error(`${name} was not ready after ${service.startTimeoutMs / 1000}s. Last lines of ${log}:\n${tailOf(log)}`);
+      }
+      await sleep(250);
+    }
+    ctx.progress(`${name} ready on 127.0.0.1 in ${((Date.now() - began) / 1000).toFixed(1)}s (pid ${pid})`);
+  }
+
+  /** Graceful stop (SIGTERM, then SIGKILL after a grace period); data is kept. */
+  async stop(name: ServiceName): Promise<void> {
+    const state = await this.loadState();
+    const pid = state.pids[name];
+    if (pid) await stopProcess(pid, this.stackDir);
+    delete state.pids[name];
+    this.saveState();
+  }
+
+  /** kill -9 of a service, for fault tests; its data is kept for the next start. */
+  async kill(name: ServiceName): Promise<void> {
+    const state = await this.loadState();
+    const pid = state.pids[name];
+    if (pid && isOurProcess(pid, this.stackDir)) {
+      signalGroup(pid, 'SIGKILL');
+      while (isOurProcess(pid, this.stackDir)) await sleep(20);
+    }
+    delete state.pids[name];
+    this.saveState();
+  }
+
+  async restart(name: ServiceName, { hard = false } = {}): Promise<void> {
+    if (hard) await this.kill(name);
+    else await this.stop(name);
+    await this.start(name);
+  }
+
+  async down(): Promise<void> {
+    if (!existsSync(this.stateFile)) return;
+    await Promise.all(serviceNames.map((name) => this.stop(name)));
+  }
+
+  async status(): Promise<ServiceStatus[]> {
+    if (!existsSync(this.stateFile)) {
+      return serviceNames.map((name) => ({ name, pid: null, running: false, ready: false, log: this.logFile(name) }));
+    }
+    const ctx = await this.context();
+    const state = await this.loadState();
+    return Promise.all(
+      serviceNames.map(async (name) => {
+        const pid = state.pids[name] ?? null;
+        const running = isOurProcess(pid ?? undefined, this.stackDir);
+        const ready = running && (await services[name].ready(ctx).catch(() => false));
+        return { name, pid, running, ready, log: this.logFile(name) };
+      }),
+    );
+  }
+
+  /** True when all three services answer. */
+  async isUp(): Promise<boolean> {
+    return (await this.status()).every((s) => s.ready);
+  }
+
+  /** Deletes the stack's data (topics, schemas, etcd); the download cache stays. */
+  async reset(): Promise<void> {
+    await this.down();
+    const { rmSync } = await import('node:fs');
+    rmSync(this.stackDir, { recursive: true, force: true });
+    this.state = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+// `npm test`: unit tests, then integration tests against real services. The services are, in
+// order of preference: those named by KAFKA_BROKERS + SCHEMA_REGISTRY_URL + KUBECONFIG; Docker
+// containers when KUBETRAIL_STACK=docker (testcontainers, for machines with a Docker engine);
+// otherwise the embedded local stack, reused if it is up, else started here and stopped after.
+import { spawn } from 'node:child_process';
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalStack } from '../stack/stack.js';
+
+const args = new Set(process.argv.slice(2));
+const suites = args.has('--unit') ? ['unit'] : args.has('--faults') ? ['faults'] : ['unit', 'integration'];
+
+function testFiles(suite: string): string[] {
+  const dir = join('test', suite);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function runNodeTests(files: string[], env: NodeJS.ProcessEnv, concurrency: number): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+      { stdio: 'inherit', env },
+    );
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+type Services = { env: Record<string, string>; stop: () => Promise<void> };
+
+async function realServices(): Promise<Services> {
+  const { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, KUBECONFIG } = process.env;
+  if (KAFKA_BROKERS && SCHEMA_REGISTRY_URL && KUBECONFIG) {
+    console.error(`[test] using the services named in the environment (${KAFKA_BROKERS}, ${SCHEMA_REGISTRY_URL})`);
+    return { env: { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, KUBECONFIG }, stop: async () => {} };
+  }
+  if (process.env.KUBETRAIL_STACK === 'docker') {
+    const { startDockerStack } = await import('./support/docker-stack.js');
+    return startDockerStack();
+  }
+  const stack = new LocalStack();
+  const wasUp = await stack.isUp();
+  console.error(wasUp ? '[test] reusing the running local stack' : '[test] starting the local stack (npm run stack -- up keeps one running between runs)');
+  const began = Date.now();
+  const connection = await stack.up();
+  if (!wasUp) console.error(`[test] local stack up in ${((Date.now() - began) / 1000).toFixed(1)}s`);
+  return {
+    env: { ...connection, KUBETRAIL_STACK_DIR: stack.stackDir },
+    stop: async () => {
+      if (!wasUp) await stack.down();
+    },
+  };
+}
+
+let failed = false;
+let services: Services | undefined;
+const stopServices = async () => {
+  const s = services;
+  services = undefined;
+  await s?.stop();
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => void stopServices().finally(() => process.exit(130)));
+}
+
+try {
+  for (const suite of suites) {
+    const files = testFiles(suite);
+    if (files.length === 0) continue;
+    let env: NodeJS.ProcessEnv = { ...process.env };
+    if (suite !== 'unit') {
+      services ??= await realServices();
+      env = { ...env, ...services.env };
+    }
+    console.error(`[test] ${suite}: ${files.length} files`);
+    // Unit tests run in parallel; tests against the shared broker one file at a time.
+    const code = await runNodeTests(files, env, suite === 'unit' ? 2 : 1);
+    if (code !== 0) failed = true;
+  }
+} catch (error) {
+  console.error(`[test] ${(error as Error).message}`);
+  failed = true;
+} finally {
+  await stopServices();
+}
+process.exit(failed ? 1 : 0);
