@@ -1,0 +1,150 @@
+// `kubetrail subscribe <topic>`: decode any kubetrail topic through the registry and print JSON
+// lines, or with --follow a live table of workflows. Reads committed records only, with a
+// throwaway consumer group so it never moves anyone else's offsets.
+import type { Command } from 'commander';
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { connectionOptions, loadConnection } from './connection.js';
+import { createKafka, createRegistry } from '../lib/clients.js';
+import { createLogger } from '../lib/log.js';
+
+export interface SubscribeFilters {
+  namespace?: string;
+  phase?: string[];
+  label?: Record<string, string>;
+}
+
+type Decoded = Record<string, unknown>;
+
+/** Where the namespace, phase and labels of a decoded record are, for both raw and summary records. */
+function fieldsOf(value: Decoded): { namespace?: string; phase?: string; labels: Record<string, string> } {
+  const labels = (value.labels as Record<string, string> | undefined) ?? {};
+  let phase = typeof value.phase === 'string' ? value.phase : undefined;
+  if (phase === undefined && typeof value.object === 'string') {
+    // A raw ResourceEvent: the phase is inside the object; parse only when a phase filter asks.
+    phase = labels['workflows.argoproj.io/phase'];
+  }
+  return { namespace: (value.namespace as string | null) ?? undefined, phase, labels };
+}
+
+export function matches(value: Decoded, filters: SubscribeFilters): boolean {
+  const f = fieldsOf(value);
+  if (filters.namespace && f.namespace !== filters.namespace) return false;
+  if (filters.phase?.length && (!f.phase || !filters.phase.includes(f.phase))) return false;
+  for (const [k, v] of Object.entries(filters.label ?? {})) if (f.labels[k] !== v) return false;
+  return true;
+}
+
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const [k, v] = value.split('=');
+    if (!k || v === undefined) throw new Error(`--label takes key=value, got '${value}'`);
+    labels[k] = v;
+  }
+  return labels;
+}
+
+/** Offsets to start from per partition for `--from <time>`. */
+async function offsetsAt(kafka: Kafka, topic: string, time: number) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await admin.fetchTopicOffsetsByTimestamp(topic, time);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const duration = (ms: unknown) => {
+  if (typeof ms !== 'number') return '';
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+};
+
+/** A live view: the latest summary of each workflow, redrawn as records arrive. */
+class WorkflowView {
+  private rows = new Map<string, Decoded>();
+  private timer: NodeJS.Timeout | undefined;
+
+  update(key: string, value: Decoded) {
+    this.rows.set(key, value);
+    this.timer ??= setTimeout(() => this.draw(), 100);
+  }
+
+  draw() {
+    this.timer = undefined;
+    const lines = [...this.rows.values()].map((v) =>
+      [
+        `${String(v.namespace)}/${String(v.name)}`.padEnd(48),
+        String(v.deleted ? `${String(v.phase)} (deleted)` : v.phase).padEnd(20),
+        String(v.progress ?? '').padEnd(8),
+        duration(v.durationMs).padEnd(8),
+        String(v.message ?? '').slice(0, 70),
+      ].join(' '),
+    );
+    const header = ['WORKFLOW'.padEnd(48), 'PHASE'.padEnd(20), 'PROGRESS', 'DURATION', 'MESSAGE'].join(' ');
+    process.stdout.write(`\x1b[2J\x1b[H${header}\n${lines.join('\n')}\n`);
+  }
+}
+
+export function registerSubscribeCommand(program: Command): void {
+  connectionOptions(
+    program
+      .command('subscribe <topic>')
+      .description('decode a topic through the Schema Registry and print JSON lines (or a live workflow view with --follow)')
+      .option('--follow', 'a live, readable view of workflows (for the summary topic)')
+      .option('--from <when>', "'beginning' (default), 'now' (only new records), or a time (ISO 8601 or epoch ms)", 'beginning')
+      .option('-n, --namespace <namespace>', 'only records of this namespace')
+      .option('--phase <phase...>', 'only records in these phases')
+      .option('-l, --label <key=value...>', 'only records with these labels', [])
+      .option('--max <count>', 'exit after printing this many records', (v) => Number(v))
+      .option('--idle-exit <ms>', 'exit when no record arrived for this long', (v) => Number(v)),
+  ).action(async (topic: string, options) => {
+    const connection = loadConnection(options);
+    const logger = createLogger('subscribe', process.env.LOG_LEVEL ?? 'warn');
+    const kafka = createKafka(connection, logger, 'kubetrail-subscribe');
+    const registry = createRegistry(connection);
+    const filters: SubscribeFilters = { namespace: options.namespace, phase: options.phase, label: parseLabels(options.label) };
+    const from = String(options.from);
+    const startAt = from === 'beginning' || from === 'now' ? undefined : Number.isFinite(Number(from)) ? Number(from) : Date.parse(from);
+    if (Number.isNaN(startAt)) throw new Error(`--from: '${from}' is not 'beginning', 'now' or a time`);
+
+    const consumer = kafka.consumer({ groupId: `kubetrail-subscribe-${randomUUID()}`, readUncommitted: false });
+    const view = options.follow ? new WorkflowView() : undefined;
+    let printed = 0;
+    let lastRecordAt = Date.now();
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: from !== 'now' });
+    if (startAt !== undefined) {
+      const offsets = await offsetsAt(kafka, topic, startAt);
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+      });
+    }
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        lastRecordAt = Date.now();
+        const key = message.key?.toString() ?? '';
+        if (!message.value) return; // a tombstone: the key's history ends here
+        const value = (await registry.decode(message.value)) as Decoded;
+        if (!matches(value, filters)) return;
+        if (view) view.update(key, value);
+        else process.stdout.write(`${JSON.stringify({ key, value })}\n`);
+        printed += 1;
+        if (options.max !== undefined && printed >= options.max) finish();
+      },
+    });
+    const idle = options.idleExit
+      ? setInterval(() => Date.now() - lastRecordAt > options.idleExit && finish(), 100)
+      : undefined;
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    await finished;
+    if (idle) clearInterval(idle);
+    await consumer.disconnect();
+  });
+}
