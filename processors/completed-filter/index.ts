@@ -25,7 +25,7 @@ export function createCompletedFilter(options: Partial<CompletedFilterOptions> =
     description: resolved.failedOnly
       ? 'Raw events of workflows that failed (Failed or Error), once per workflow'
       : 'Raw events of workflows that reached a final state (Succeeded, Failed, Error), once per final state',
-    input: { topic: 'kubetrail.raw.workflows', schema: resourceEventSchema },
+    input: { topic: 'kubetrail.raw', schema: resourceEventSchema },
     outputs: { completed: { topic: resolved.failedOnly ? 'kubetrail.workflows.failed' : 'kubetrail.workflows.completed', schema: resourceEventSchema } },
     state: { store: 'emitted', schema: completedFilterStateSchema },
     process(record, context) {

@@ -25,7 +25,7 @@ export function createWorkflowSummary(options: Partial<WorkflowSummaryOptions> =
   return defineProcessor<ResourceEvent, { summaries: WorkflowSummary }, WorkflowSummaryState>({
     name: workflowSummaryName,
     description: 'Latest summary of each Argo Workflow (phase, progress, timings, failed steps), marked deleted when it is deleted',
-    input: { topic: 'kubetrail.raw.workflows', schema: resourceEventSchema },
+    input: { topic: 'kubetrail.raw', schema: resourceEventSchema },
     outputs: { summaries: { topic: 'kubetrail.workflows.summary', schema: workflowSummarySchema, compacted: true } },
     state: { store: 'fingerprints', schema: workflowSummaryStateSchema },
     process(record, context) {
