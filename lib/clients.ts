@@ -30,5 +30,5 @@ export function createRegistry(config: ConnectionConfig): SchemaRegistry {
     config.schemaRegistryUsername !== undefined
       ? { username: config.schemaRegistryUsername, password: config.schemaRegistryPassword ?? '' }
       : undefined;
-  return new SchemaRegistry({ host: config.schemaRegistryUrl, auth, retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 } });
+  return new SchemaRegistry({ host: config.schemaRegistryUrl, auth, retry: { retries: 8, initialRetryTimeInSecs: 0.3, maxRetryTimeInSecs: 10 } });
 }

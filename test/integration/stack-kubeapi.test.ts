@@ -23,7 +23,7 @@ interface Seen {
 }
 
 /** Watches until `until` says stop (or 20 s pass), returning every event seen. */
-async function watchEvents(p: string, query: Record<string, unknown>, until: (seen: Seen[]) => boolean, act?: () => Promise<void>) {
+async function watchEvents(p: string, query: Record<string, string | number | boolean | undefined>, until: (seen: Seen[]) => boolean, act?: () => Promise<void>) {
   const seen: Seen[] = [];
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
