@@ -2,12 +2,12 @@
 // Maven Central publishes (no Apache download site needed).
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { LaunchSpec, ServiceDefinition, StackContext } from './service.js';
 import { versions } from './versions.js';
-import { findJava, isComplete, markComplete, mavenDependencyPlugin, runCommand } from './jvm.js';
+import { findJava, isComplete, mavenDependencyPlugin, runCommand, stageCacheEntry } from './jvm.js';
 
 /** Kafka 4 brokers need Java 17+. */
 const kafkaMinJava = 17;
@@ -17,13 +17,13 @@ export function kafkaHome(ctx: StackContext): string {
   return path.join(ctx.cacheDir, `kafka-${versions.kafka}`);
 }
 
-function kafkaLibs(ctx: StackContext): string {
-  return path.join(kafkaHome(ctx), 'libs');
-}
-
 /** A classpath wildcard: java expands `dir/*` itself, so no shell is needed. */
 function kafkaClasspath(ctx: StackContext): string {
-  return `${kafkaLibs(ctx)}/*`;
+  return `${path.join(kafkaHome(ctx), 'libs')}/*`;
+}
+
+function readIfExists(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
 // kafka_2.13 is the broker (and kafka.tools.StorageTool); kafka-tools brings
@@ -188,31 +188,31 @@ export const kafka: ServiceDefinition = {
   startTimeoutMs: 60_000,
 
   async prepare(ctx) {
-    const home = kafkaHome(ctx);
-    const pomFile = path.join(home, 'pom.xml');
     const pom = kafkaPom();
-    // Warm only if complete and resolved from the same pom (a version bump re-resolves).
-    if (isComplete(home) && existsSync(pomFile) && readFileSync(pomFile, 'utf8') === pom) return;
+    // Warm only if complete and resolved from the same pom (a log4j bump re-resolves).
+    const isWarm = (dir: string) => isComplete(dir) && readIfExists(path.join(dir, 'pom.xml')) === pom;
+    if (isWarm(kafkaHome(ctx))) return;
 
     const started = Date.now();
     ctx.progress(`resolving Kafka ${versions.kafka} from Maven Central…`);
-    await rm(home, { recursive: true, force: true });
-    await mkdir(home, { recursive: true });
-    await writeFile(pomFile, pom);
-    await writeFile(path.join(home, 'tools-log4j2.xml'), toolsLog4j2);
-    await runCommand('mvn', [
-      '-q',
-      '-B',
-      '-f',
-      pomFile,
-      `${mavenDependencyPlugin}:copy-dependencies`,
-      `-DoutputDirectory=${kafkaLibs(ctx)}`,
-      '-DincludeScope=runtime',
-    ]);
-    const jars = (await readdir(kafkaLibs(ctx))).filter((name) => name.endsWith('.jar'));
+    let jarCount = 0;
+    await stageCacheEntry(kafkaHome(ctx), isWarm, async (staging) => {
+      await writeFile(path.join(staging, 'pom.xml'), pom);
+      await writeFile(path.join(staging, 'tools-log4j2.xml'), toolsLog4j2);
+      await runCommand('mvn', [
+        '-q',
+        '-B',
+        '-f',
+        path.join(staging, 'pom.xml'),
+        `${mavenDependencyPlugin}:copy-dependencies`,
+        `-DoutputDirectory=${path.join(staging, 'libs')}`,
+        '-DincludeScope=runtime',
+      ]);
+      jarCount = (await readdir(path.join(staging, 'libs'))).filter((name) => name.endsWith('.jar')).length;
+      return `kafka ${versions.kafka}: ${jarCount} jars`;
+    });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    await markComplete(home, `kafka ${versions.kafka}: ${jars.length} jars`);
-    ctx.progress(`Kafka ${versions.kafka}: ${jars.length} jars resolved in ${seconds}s`);
+    ctx.progress(`Kafka ${versions.kafka}: ${jarCount} jars resolved in ${seconds}s`);
   },
 
   async launch(ctx) {

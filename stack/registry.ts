@@ -1,10 +1,10 @@
 // Embedded schema registry: Apicurio Registry 3.x, spoken to through its Confluent-compatible
 // API (/apis/ccompat/v7), with in-memory H2 storage.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServiceDefinition, StackContext } from './service.js';
 import { versions } from './versions.js';
-import { findJava, isComplete, markComplete, mavenDependencyPlugin, runCommand } from './jvm.js';
+import { findJava, isComplete, mavenDependencyPlugin, runCommand, stageCacheEntry } from './jvm.js';
 
 /** Apicurio 3.3 is compiled for Java 21 (class file 65); Java 17 fails with UnsupportedClassVersionError. */
 const registryMinJava = 21;
@@ -37,7 +37,7 @@ async function findLauncherJar(home: string): Promise<string> {
 }
 
 /** Apicurio publishes a tar.gz from 3.3 on and a zip before; take whichever this version has. */
-async function download(home: string): Promise<string> {
+async function download(dir: string): Promise<string> {
   for (const packaging of ['tar.gz', 'zip']) {
     const artifact = `io.apicurio:apicurio-registry-app:${versions.apicurio}:${packaging}:all`;
     try {
@@ -46,9 +46,9 @@ async function download(home: string): Promise<string> {
         '-B',
         `${mavenDependencyPlugin}:copy`,
         `-Dartifact=${artifact}`,
-        `-DoutputDirectory=${home}`,
+        `-DoutputDirectory=${dir}`,
       ]);
-      return path.join(home, `apicurio-registry-app-${versions.apicurio}-all.${packaging}`);
+      return path.join(dir, `apicurio-registry-app-${versions.apicurio}-all.${packaging}`);
     } catch (error) {
       if (packaging === 'zip') throw error;
     }
@@ -66,20 +66,19 @@ export const registry: ServiceDefinition = {
 
     const started = Date.now();
     ctx.progress(`downloading Apicurio Registry ${versions.apicurio} from Maven Central…`);
-    await rm(home, { recursive: true, force: true });
-    await mkdir(home, { recursive: true });
-    const archive = await download(home);
-    if (archive.endsWith('.zip')) {
-      // `unzip` is not always installed; every JDK has `jar`.
-      await runCommand(path.join(path.dirname(findJava(17)), 'jar'), ['xf', archive], { cwd: home });
-    } else {
-      await runCommand('tar', ['xzf', archive, '-C', home]);
-    }
-    await rm(archive);
-    const launcher = await findLauncherJar(home);
+    await stageCacheEntry(home, isComplete, async (staging) => {
+      const archive = await download(staging);
+      if (archive.endsWith('.zip')) {
+        // `unzip` is not always installed; every JDK has `jar`.
+        await runCommand(path.join(path.dirname(findJava(17)), 'jar'), ['xf', archive], { cwd: staging });
+      } else {
+        await runCommand('tar', ['xzf', archive, '-C', staging]);
+      }
+      await rm(archive);
+      return path.relative(staging, await findLauncherJar(staging));
+    });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    await markComplete(home, path.relative(home, launcher));
-    ctx.progress(`Apicurio Registry ${versions.apicurio} ready in the cache after ${seconds}s`);
+    ctx.progress(`Apicurio Registry ${versions.apicurio} downloaded and unpacked in ${seconds}s`);
   },
 
   async launch(ctx) {
@@ -106,6 +105,7 @@ export const registry: ServiceDefinition = {
       // access log would log every readiness probe.
       'quarkus.otel.sdk.disabled': 'true',
       'quarkus.http.access-log.enabled': 'false',
+      'quarkus.banner.enabled': 'false',
       'quarkus.log.console.format': '%d{yyyy-MM-dd HH:mm:ss,SSS} %p [%c{2.}] (%t) %m%n',
     };
     return {
@@ -113,6 +113,13 @@ export const registry: ServiceDefinition = {
       args: [
         '-Xms64m',
         '-Xmx512m',
+        // Startup is what matters for a registry serving a handful of requests: C1 only, and
+        // an application class-data archive that the JVM (19+) writes on the first clean exit
+        // and maps on later starts (it is recreated by itself when the JDK changes).
+        '-XX:TieredStopAtLevel=1',
+        `-XX:SharedArchiveFile=${path.join(dataDir, 'registry-cds.jsa')}`,
+        '-XX:+AutoCreateSharedArchive',
+        '-Xlog:cds=off', // the dump lists every class it skips, as warnings
         '-XX:+ExitOnOutOfMemoryError',
         '-Djava.awt.headless=true',
         ...Object.entries(settings).map(([key, value]) => `-D${key}=${value}`),
