@@ -101,8 +101,9 @@ export const registry: ServiceDefinition = {
       // throws a compatibility mismatch. A global BACKWARD rule makes both agree, and is the
       // evolution policy kubetrail wants anyway.
       'apicurio.rules.global.compatibility': 'BACKWARD',
-      // Nothing phones out: the OpenTelemetry SDK is off (the default, made explicit); the
-      // access log would log every readiness probe.
+      // Nothing reaches out (checked: the process only listens on loopback, no outbound
+      // sockets); the OpenTelemetry SDK is off by default, made explicit here. The access log
+      // would log every readiness probe.
       'quarkus.otel.sdk.disabled': 'true',
       'quarkus.http.access-log.enabled': 'false',
       'quarkus.banner.enabled': 'false',
