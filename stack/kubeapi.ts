@@ -1,0 +1,293 @@
+// Embedded Kubernetes API server: the Go program in stack/kube-apiserver (embedded etcd plus the
+// apiextensions API server), built once per source hash into the shared cache. It serves the
+// CRDs of stack/crds (Argo's Workflow) over HTTPS with certificates it generates on first start,
+// and writes an admin kubeconfig (client certificate in group system:masters) into its data dir.
+//
+// Only node built-ins here: the stack must be able to start before anything else is built.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import type { LaunchSpec, ServiceDefinition, StackContext } from './service.js';
+
+/** The CRD files applied on every start, relative to the repository root. */
+export const kubeapiCrdFiles = ['stack/crds/argoproj.io_workflows.yaml'] as const;
+
+/** How often a quiet watch with allowWatchBookmarks=true receives a BOOKMARK (etcd progress notify). */
+export const kubeapiBookmarkIntervalSeconds = 5;
+
+function sourceDir(ctx: StackContext): string {
+  return path.join(ctx.root, 'stack', 'kube-apiserver');
+}
+
+/** sha256 over go.mod, go.sum and every .go file of stack/kube-apiserver (names and contents). */
+export async function kubeapiSourceHash(ctx: StackContext): Promise<string> {
+  const dir = sourceDir(ctx);
+  const names = (await readdir(dir))
+    .filter((n) => n === 'go.mod' || n === 'go.sum' || n.endsWith('.go'))
+    .filter((n) => !n.endsWith('_test.go'))
+    .sort();
+  const hash = createHash('sha256');
+  hash.update(`${process.platform}/${process.arch}\n`);
+  for (const name of names) {
+    hash.update(`${name}\n`);
+    hash.update(await readFile(path.join(dir, name)));
+    hash.update('\n');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** <cacheDir>/kube-apiserver/<source hash>/kube-apiserver */
+export async function kubeapiBinary(ctx: StackContext): Promise<string> {
+  return path.join(ctx.cacheDir, 'kube-apiserver', await kubeapiSourceHash(ctx), 'kube-apiserver');
+}
+
+/** The admin kubeconfig the server writes at each start: <dataDir('kubeapi')>/kubeconfig. */
+export function kubeconfigPath(ctx: StackContext): string {
+  return path.join(ctx.dataDir('kubeapi'), 'kubeconfig');
+}
+
+/** https://127.0.0.1:<ports.kubeapi> */
+export function kubeapiUrl(ctx: StackContext): string {
+  return `https://${ctx.host}:${ctx.ports.kubeapi}`;
+}
+
+/** http://127.0.0.1:<ports.etcdClient>: etcd's client URL, which also serves its JSON gateway. */
+export function etcdUrl(ctx: StackContext): string {
+  return `http://${ctx.host}:${ctx.ports.etcdClient}`;
+}
+
+function runGoBuild(ctx: StackContext, out: string, modfile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('go', ['build', '-trimpath', '-v', `-modfile=${modfile}`, '-o', out, '.'], {
+      cwd: sourceDir(ctx),
+      env: { ...process.env, GOFLAGS: '-mod=mod' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tail: string[] = [];
+    let packages = 0;
+    let downloads = 0;
+    let lastReport = Date.now();
+    const started = Date.now();
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+        if (line.startsWith('go: downloading')) downloads++;
+        else if (!line.startsWith('#') && !line.includes(' ')) packages++;
+        if (Date.now() - lastReport > 15_000) {
+          lastReport = Date.now();
+          const secs = Math.round((Date.now() - started) / 1000);
+          ctx.progress(
+            `  kube-apiserver build: ${secs}s, ${packages} packages compiled` +
+              (downloads ? `, ${downloads} modules downloaded` : '') +
+              ` (last: ${line.trim()})`,
+          );
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'ENOENT'
+          ? new Error('kube-apiserver: the Go toolchain (`go`) is not on PATH; it is needed to build the local Kubernetes API server')
+          : err,
+      );
+    });
+    child.on('close', (code, signal) => {
+      if (pending.trim()) tail.push(pending);
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(
+            `kube-apiserver: go build failed (${signal ?? `exit ${code}`}) in ${sourceDir(ctx)}:\n${tail.join('\n')}`,
+          ),
+        );
+    });
+  });
+}
+
+async function prepare(ctx: StackContext): Promise<void> {
+  const binary = await kubeapiBinary(ctx);
+  if (existsSync(binary)) return;
+  const parent = path.dirname(path.dirname(binary));
+  await mkdir(parent, { recursive: true });
+  // Build into a private temp dir, then rename: concurrent prepares never see half a binary.
+  const tmp = await mkdtemp(path.join(parent, '.build-'));
+  const started = Date.now();
+  ctx.progress(
+    'building the Kubernetes API server (stack/kube-apiserver: etcd + apiextensions-apiserver; first time, several minutes on 2 cores)…',
+  );
+  try {
+    // -mod=mod may rewrite go.mod/go.sum; build against copies so the checkout (and with it the
+    // source hash) never changes under our feet.
+    const modDir = path.join(tmp, 'mod');
+    await mkdir(modDir);
+    await copyFile(path.join(sourceDir(ctx), 'go.mod'), path.join(modDir, 'go.mod'));
+    await copyFile(path.join(sourceDir(ctx), 'go.sum'), path.join(modDir, 'go.sum'));
+    await runGoBuild(ctx, path.join(tmp, 'kube-apiserver'), path.join(modDir, 'go.mod'));
+    await rm(modDir, { recursive: true, force: true });
+    try {
+      await rename(tmp, path.dirname(binary));
+    } catch (err) {
+      // Another prepare finished first: its binary is as good as ours.
+      if (!existsSync(binary)) throw err;
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  ctx.progress(`built the Kubernetes API server in ${Math.round((Date.now() - started) / 1000)}s: ${binary}`);
+}
+
+async function launch(ctx: StackContext): Promise<LaunchSpec> {
+  const binary = await kubeapiBinary(ctx);
+  if (!existsSync(binary)) throw new Error(`kube-apiserver: ${binary} is missing: prepare() must run first`);
+  const dataDir = ctx.dataDir('kubeapi');
+  await mkdir(dataDir, { recursive: true });
+  const args = [
+    `--data-dir=${dataDir}`,
+    `--port=${ctx.ports.kubeapi}`,
+    `--etcd-client-port=${ctx.ports.etcdClient}`,
+    `--etcd-peer-port=${ctx.ports.etcdPeer}`,
+    ...kubeapiCrdFiles.map((f) => `--crd=${path.join(ctx.root, f)}`),
+    `--kubeconfig-out=${kubeconfigPath(ctx)}`,
+    `--bookmark-interval=${kubeapiBookmarkIntervalSeconds}s`,
+    '--watch-cache=false',
+  ];
+  return { command: binary, args, cwd: ctx.root };
+}
+
+export interface KubeapiTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** CA, client certificate and key of the generated kubeconfig's admin user. */
+export async function kubeapiTls(ctx: StackContext): Promise<KubeapiTls> {
+  const text = await readFile(kubeconfigPath(ctx), 'utf8');
+  const field = (name: string): Buffer => {
+    const m = new RegExp(`^\\s*${name}:\\s*(\\S+)\\s*$`, 'm').exec(text);
+    if (!m?.[1]) throw new Error(`kube-apiserver: ${kubeconfigPath(ctx)} has no ${name}`);
+    return Buffer.from(m[1], 'base64');
+  };
+  return {
+    ca: field('certificate-authority-data'),
+    cert: field('client-certificate-data'),
+    key: field('client-key-data'),
+  };
+}
+
+/** One authenticated GET against the API server; resolves with the status code and body. */
+export function kubeapiGet(
+  ctx: StackContext,
+  tls: KubeapiTls,
+  urlPath: string,
+  timeoutMs = 2000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: ctx.host,
+        port: ctx.ports.kubeapi,
+        path: urlPath,
+        method: 'GET',
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        servername: 'localhost',
+        agent: false,
+        timeout: timeoutMs,
+        headers: { accept: 'application/json' },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath}: timed out after ${timeoutMs}ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function ready(ctx: StackContext): Promise<boolean> {
+  try {
+    const tls = await kubeapiTls(ctx);
+    // /healthz, not /readyz: readyz waits on core-API informers that never sync here.
+    const health = await kubeapiGet(ctx, tls, '/healthz');
+    if (health.status !== 200) return false;
+    const group = await kubeapiGet(ctx, tls, '/apis/argoproj.io/v1alpha1');
+    return group.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function etcdGateway<T>(ctx: StackContext, route: string, body: unknown): Promise<T> {
+  const res = await fetch(`${etcdUrl(ctx)}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`etcd ${route}: HTTP ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+interface EtcdHeader {
+  header?: { revision?: string };
+}
+
+function headerRevision(route: string, r: EtcdHeader): number {
+  const rev = Number(r.header?.revision);
+  if (!Number.isSafeInteger(rev) || rev <= 0) throw new Error(`etcd ${route}: no revision in ${JSON.stringify(r)}`);
+  return rev;
+}
+
+/** etcd's current revision (what the API server reports as the latest resourceVersion). */
+export async function etcdRevision(ctx: StackContext): Promise<number> {
+  // A range over the single key "\0" (base64 "AA=="): cheap, and its header carries the revision.
+  return headerRevision('/v3/kv/range', await etcdGateway<EtcdHeader>(ctx, '/v3/kv/range', { key: 'AA==' }));
+}
+
+/**
+ * Compacts etcd's history up to the current revision, as the API server's own compactor would
+ * (which is switched off here): records it under `compact_rev_key`, then compacts physically.
+ * Afterwards a watch or an exact list from any older resourceVersion gets 410 Gone.
+ * Returns the compacted revision.
+ */
+export async function compactEtcd(ctx: StackContext): Promise<number> {
+  const key = Buffer.from('compact_rev_key').toString('base64');
+  // The put creates revision R; its value must be R, so read the revision first and write R+1.
+  // (Nothing else writes between the two calls in a test; if something does, the value is
+  // merely a lower bound, which the API server tolerates.)
+  const current = await etcdRevision(ctx);
+  const put = await etcdGateway<EtcdHeader>(ctx, '/v3/kv/put', {
+    key,
+    value: Buffer.from(String(current + 1)).toString('base64'),
+  });
+  const rev = headerRevision('/v3/kv/put', put);
+  await etcdGateway(ctx, '/v3/kv/compaction', { revision: String(rev), physical: true });
+  return rev;
+}
+
+export const kubeapi: ServiceDefinition = {
+  name: 'kubeapi',
+  prepare,
+  launch,
+  ready,
+  startTimeoutMs: 90_000,
+};
