@@ -20,7 +20,10 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
-	"k8s.io/apiserver/pkg/apis/apiserver"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	authzpath "k8s.io/apiserver/pkg/authorization/path"
+	"k8s.io/apiserver/pkg/authorization/union"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -161,14 +164,14 @@ func main() {
 		"--disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,MutatingAdmissionPolicy,ValidatingAdmissionPolicy",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
+		// On SIGTERM, end open watches (clients see the stream end and re-watch, as on any
+		// apiserver restart) instead of holding the shutdown until they time out.
+		"--shutdown-watch-termination-grace-period=2s",
 	}
 	args = append(args, f.apiserverArgs...)
 	if err := fs.Parse(args); err != nil {
 		fail("apiserver flags: %v", err)
 	}
-	// No anonymous user: unauthenticated requests get 401 rather than a 500 from the
-	// placeholder authorization webhook.
-	o.RecommendedOptions.Authentication.Anonymous = &apiserver.AnonymousAuthConfig{Enabled: false}
 	if err := o.ServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		fail("apiserver feature gates: %v", err)
 	}
@@ -182,6 +185,22 @@ func main() {
 	if err != nil {
 		fail("apiserver config: %v", err)
 	}
+	// Authorization without the webhook of the placeholder kubeconfig: group system:masters
+	// (the admin client certificate, the loopback client) may do anything, anyone may read the
+	// health endpoints, everyone else gets 403 (instead of a 500 from the unreachable webhook).
+	healthPaths, err := authzpath.NewAuthorizer([]string{"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/version"})
+	if err != nil {
+		fail("apiserver authorizer: %v", err)
+	}
+	authz, err := union.New(
+		union.NamedAuthorizer{AuthorizerName: "system-masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		union.NamedAuthorizer{AuthorizerName: "health-paths", Authorizer: healthPaths},
+		union.NamedAuthorizer{AuthorizerName: "deny", Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()},
+	)
+	if err != nil {
+		fail("apiserver authorizer: %v", err)
+	}
+	config.GenericConfig.Authorization.Authorizer = authz
 	if !f.watchCache {
 		config.ExtraConfig.CRDRESTOptionsGetter = bookmarkingRESTOptionsGetter{inner: config.ExtraConfig.CRDRESTOptionsGetter}
 	}
