@@ -1,0 +1,97 @@
+// What the deployment files (Dockerfile, docker-compose.yml, deploy/base/) must agree with, taken
+// from the code wherever the code exports it: the one place the deployment tests read names from.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { connectionEnv } from '../../lib/config.js';
+import { optionEnvName } from '../../lib/kit/options.js';
+import { producerEnv, producerSchema } from '../../producer/config.js';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const repoPath = (...parts: string[]) => join(repoRoot, ...parts);
+export const readRepoFile = (...parts: string[]) => readFileSync(repoPath(...parts), 'utf8');
+
+/** YAML as compose and kubectl read it (merge keys `<<` included). */
+export function parseYamlFile(...parts: string[]): unknown {
+  return parseYaml(readRepoFile(...parts), { merge: true });
+}
+
+export function parseYamlDocuments(...parts: string[]): unknown[] {
+  return parseAllDocuments(readRepoFile(...parts), { merge: true }).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${parts.join('/')}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    return doc.toJS() as unknown;
+  });
+}
+
+/** The `kubetrail` bin of package.json (what the image's ENTRYPOINT must run). */
+export const packageJson = JSON.parse(readRepoFile('package.json')) as {
+  bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+export const cliBin = packageJson.bin.kubetrail as string;
+
+/** Processor names: the folders under processors/ with an index.ts. */
+export const processorNames: string[] = readdirSync(repoPath('processors'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(repoPath('processors', entry.name, 'index.ts')))
+  .map((entry) => entry.name)
+  .sort();
+
+/** Read by every service: lib/log.ts (LOG_LEVEL) and the config file (lib/config.ts, cli/connection.ts). */
+export const commonEnv = ['LOG_LEVEL', 'KUBETRAIL_CONFIG'] as const;
+
+// ---- producer (producer/config.ts) ---------------------------------------------------------------
+export const producerEnvNames = new Set<string>([...Object.values(producerEnv), ...commonEnv]);
+/** The producer's default HTTP port (/healthz, /readyz, /metrics) and the variable that changes it. */
+export const producerHttp = { port: producerSchema.shape.httpPort.parse(undefined) as number, env: producerEnv.httpPort };
+
+// ---- processors (lib/kit/options.ts, the runner's settings) --------------------------------------
+/**
+ * Settings of the processor runner read from the environment by `kubetrail process`.
+ * ASSUMED until the CLI's `process` command exports its env table: the HTTP port like the producer's.
+ */
+export const processorRunnerEnv = { httpPort: 'KUBETRAIL_HTTP_PORT' } as const;
+export const processorHttp = { port: 8080, env: processorRunnerEnv.httpPort };
+
+/** KUBETRAIL_<PROCESSOR>_<OPTION> for every option of the processor's exported `...OptionsSchema`. */
+export async function processorOptionEnv(name: string): Promise<string[]> {
+  const module = (await import(pathToFileURL(repoPath('processors', name, 'index.ts')).href)) as Record<string, unknown>;
+  const names: string[] = [];
+  for (const [exportName, value] of Object.entries(module)) {
+    if (!/OptionsSchema$/.test(exportName) || !(value instanceof z.ZodObject)) continue;
+    for (const key of Object.keys(value.shape)) names.push(optionEnvName(name, key));
+  }
+  return names;
+}
+
+export async function processorEnvNames(name: string): Promise<Set<string>> {
+  return new Set<string>([...Object.values(connectionEnv), ...Object.values(processorRunnerEnv), ...commonEnv, ...(await processorOptionEnv(name))]);
+}
+
+/** `kubetrail topics init`: the connection settings (it creates topics and registers schemas). */
+export const topicsInitEnvNames = new Set<string>([...Object.values(connectionEnv), ...commonEnv]);
+
+// ---- the CLI -------------------------------------------------------------------------------------
+/** The service commands the deployment runs, as argument lists after the bin. */
+export function isServiceCommand(args: readonly string[]): boolean {
+  if (args.length === 1 && args[0] === 'produce') return true;
+  if (args.length === 2 && args[0] === 'process') return processorNames.includes(args[1] as string);
+  return args.length === 2 && args[0] === 'topics' && args[1] === 'init';
+}
+
+/** Sub-command names registered with commander anywhere under cli/ (`.command('produce')`, `.command('init')`…). */
+export function cliCommandNames(): Set<string> {
+  const names = new Set<string>();
+  for (const file of readdirSync(repoPath('cli')).filter((f) => f.endsWith('.ts'))) {
+    for (const match of readRepoFile('cli', file).matchAll(/\.command\(\s*['"`]([a-z][a-z0-9-]*)/g)) names.add(match[1] as string);
+  }
+  return names;
+}
+
+export const clusterRoleVerbs = ['get', 'list', 'watch'] as const;
+export const watchedResource = {
+  group: producerSchema.shape.group.parse(undefined) as string,
+  resource: producerSchema.shape.resource.parse(undefined) as string,
+};
