@@ -1,0 +1,184 @@
+// The Kubernetes side: resource discovery, paged lists and watches, through
+// @kubernetes/client-node v2 (KubeConfig, CustomObjectsApi, ApisApi, Watch). Objects stay plain
+// JSON as the API server sent them: no typed models (which would rewrite timestamps) and no
+// informer cache.
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { ApisApi, CustomObjectsApi, KubeConfig, Watch, type V1APIResourceList } from '@kubernetes/client-node';
+import { ConfigError } from '../lib/config.js';
+
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  /** Plural, as in the URL. */
+  resource: string;
+  kind: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** HTTP status of an error from client-node (ApiException.code, Watch's statusCode). */
+export function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; statusCode?: unknown };
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  if (typeof e.code === 'number') return e.code;
+  return undefined;
+}
+
+/** GET of a path on the API server as raw JSON, with the kubeconfig's TLS and credentials. */
+export async function rawGet(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<unknown> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ConfigError('the kubeconfig has no current cluster');
+  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  const options: import('node:https').RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, signal };
+  await kc.applyToHTTPSOptions(options);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 300) {
+          const error = new Error(`GET ${path}: HTTP ${res.statusCode} ${text.slice(0, 300)}`) as Error & { statusCode?: number };
+          error.statusCode = res.statusCode;
+          reject(error);
+          return;
+        }
+        try {
+          resolve(JSON.parse(text));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Finds the resource on the server (GET /apis/<group>/<version>, or /api/v1 for the core group).
+ * An unknown group/version or resource is a configuration error that names what the server has.
+ */
+export async function discoverResource(kc: KubeConfig, group: string, version: string, resource: string): Promise<ResourceInfo> {
+  let list: V1APIResourceList;
+  const where = group ? `${group}/${version}` : version;
+  try {
+    if (group) list = await kc.makeApiClient(CustomObjectsApi).getAPIResources({ group, version });
+    else list = (await rawGet(kc, `/api/${version}`)) as V1APIResourceList;
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+    let served = '';
+    try {
+      const groups = await kc.makeApiClient(ApisApi).getAPIVersions();
+      served = groups.groups
+        .flatMap((g) => g.versions.map((v) => v.groupVersion))
+        .sort()
+        .join(', ');
+    } catch {
+      // the server's group list is only a hint
+    }
+    throw new ConfigError(`invalid configuration:\n  group/version: the API server does not serve ${where}${served ? ` (it serves: ${served})` : ''}`);
+  }
+  const resources = (list.resources ?? []).filter((r) => !r.name.includes('/'));
+  const found = resources.find((r) => r.name === resource);
+  if (!found) {
+    const names = resources.map((r) => r.name).sort();
+    throw new ConfigError(
+      `invalid configuration:\n  resource: ${where} has no resource '${resource}' (it has: ${names.join(', ') || 'none'}); set with --resource, KUBETRAIL_RESOURCE`,
+    );
+  }
+  for (const verb of ['list', 'watch']) {
+    if (!found.verbs.includes(verb)) throw new ConfigError(`invalid configuration:\n  resource: ${resource}.${where} cannot be ${verb}ed (verbs: ${found.verbs.join(', ')})`);
+  }
+  return { group, version, resource, kind: found.kind, namespaced: found.namespaced, verbs: found.verbs };
+}
+
+/** The collection path of the resource in one namespace, or in all (namespace undefined). */
+export function collectionPath(info: Pick<ResourceInfo, 'group' | 'version' | 'resource'>, namespace: string | undefined): string {
+  const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+  return namespace ? `${base}/namespaces/${namespace}/${info.resource}` : `${base}/${info.resource}`;
+}
+
+export interface ListPage {
+  items: unknown[];
+  resourceVersion: string;
+  continueToken: string | undefined;
+}
+
+export interface Selectors {
+  labelSelector: string;
+  fieldSelector: string;
+}
+
+/** Lists and watches one resource. */
+export class KubeSource {
+  private readonly custom: CustomObjectsApi;
+  private readonly watcher: Watch;
+
+  constructor(
+    readonly kc: KubeConfig,
+    readonly info: ResourceInfo,
+    readonly selectors: Selectors,
+  ) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.watcher = new Watch(kc);
+  }
+
+  /** One page of a list (a consistent snapshot across pages, at the first page's resourceVersion). */
+  async listPage(namespace: string | undefined, limit: number, continueToken: string | undefined, signal?: AbortSignal): Promise<ListPage> {
+    const { group, version, resource } = this.info;
+    const labelSelector = this.selectors.labelSelector || undefined;
+    const fieldSelector = this.selectors.fieldSelector || undefined;
+    let body: unknown;
+    if (!group) {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (continueToken) query.set('continue', continueToken);
+      if (labelSelector) query.set('labelSelector', labelSelector);
+      if (fieldSelector) query.set('fieldSelector', fieldSelector);
+      body = await rawGet(this.kc, `${collectionPath(this.info, namespace)}?${query}`, signal);
+    } else if (namespace) {
+      body = await this.custom.listNamespacedCustomObject({ group, version, namespace, plural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
+    } else if (this.info.namespaced) {
+      body = await this.custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
+    } else {
+      body = await this.custom.listClusterCustomObject({ group, version, plural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
+    }
+    const list = body as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+    const resourceVersion = list.metadata?.resourceVersion;
+    if (!resourceVersion) throw new Error(`list of ${collectionPath(this.info, namespace)} returned no resourceVersion`);
+    return { items: list.items ?? [], resourceVersion, continueToken: list.metadata?.continue || undefined };
+  }
+
+  /**
+   * Starts a watch from `resourceVersion` (events strictly after it), with bookmarks. `onEvent`
+   * gets each event in order; `onDone` once, when the watch ends for any reason (an error, the
+   * server closing it, or abort). Returns the controller that stops it.
+   */
+  watch(
+    namespace: string | undefined,
+    resourceVersion: string,
+    timeoutSeconds: number,
+    onEvent: (type: string, object: unknown) => void,
+    onDone: (error: unknown) => void,
+  ): Promise<AbortController> {
+    const query: Record<string, string | number | boolean | undefined> = {
+      resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds,
+      labelSelector: this.selectors.labelSelector || undefined,
+      fieldSelector: this.selectors.fieldSelector || undefined,
+    };
+    return this.watcher.watch(collectionPath(this.info, namespace), query, onEvent, onDone);
+  }
+}

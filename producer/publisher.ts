@@ -1,0 +1,223 @@
+// Publishing: each batch of queued items becomes ONE Kafka transaction holding the raw records,
+// the index updates and the checkpoints they move, so a checkpoint is never ahead of what was
+// published and nothing published is missing from the state. The producer is idempotent and
+// transactional (acks=all, one request in flight, a fixed transactionalId per stream), so a
+// retried send is not doubled and a fenced ex-leader cannot commit.
+import { gzipSync } from 'node:zlib';
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Logger } from '../lib/log.js';
+import type { ResourceEvent } from '../lib/raw-event.js';
+import { recordHeaders, recordKey, toResourceEvent, type SourceContext } from './mapping.js';
+import type { ProducerMetrics } from './metrics.js';
+import type { ChangeItem, QueueItem } from './queue.js';
+import { stateKeys, type Checkpoint, type IndexEntry, type LeaderMarker } from './state.js';
+import { trimmedVersions } from './trim.js';
+
+/** Record framing (offset delta, lengths, attributes) and a share of the batch header. */
+const recordOverhead = 128;
+
+export interface EncodedRecord {
+  message: Message;
+  /** Bytes counted against the limit: key, headers, value (uncompressed) and framing. */
+  bytes: number;
+  /** Too big uncompressed but fits compressed: sent as a batch of its own. */
+  alone: boolean;
+  trimmed: string[];
+  trimStep: number;
+}
+
+export interface PublisherOptions {
+  ctx: SourceContext;
+  topic: string;
+  stateTopic: string;
+  stream: string;
+  selection: string;
+  maxRecordBytes: number;
+  compression: 'gzip' | 'none';
+  registry: SchemaRegistry;
+  schemaId: number;
+  metrics: ProducerMetrics;
+  logger: Logger;
+}
+
+function headerBytes(headers: Record<string, string>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) n += k.length + v.length + 4;
+  return n;
+}
+
+/** Would one record of this size fit, alone or in a batch? */
+export function fitOf(valueBytes: number, otherBytes: number, maxRecordBytes: number, compressedValueBytes?: () => number): 'batch' | 'alone' | 'no' {
+  if (valueBytes + otherBytes + recordOverhead <= maxRecordBytes) return 'batch';
+  if (compressedValueBytes && compressedValueBytes() + otherBytes + recordOverhead <= maxRecordBytes) return 'alone';
+  return 'no';
+}
+
+/**
+ * Encodes an event with the registry (Confluent wire format), trimming the object step by step
+ * (producer/trim.ts) until it fits. Never fails for size: the last step always fits.
+ */
+export async function encodeRecord(
+  event: ResourceEvent,
+  key: string,
+  options: Pick<PublisherOptions, 'registry' | 'schemaId' | 'maxRecordBytes' | 'compression'>,
+): Promise<EncodedRecord> {
+  const build = async (candidate: ResourceEvent, step: number): Promise<EncodedRecord | undefined> => {
+    const headers = recordHeaders(candidate);
+    const value = await options.registry.encode(options.schemaId, candidate);
+    const other = Buffer.byteLength(key) + headerBytes(headers);
+    const fit = fitOf(value.length, other, options.maxRecordBytes, options.compression === 'gzip' ? () => gzipSync(value).length : undefined);
+    if (fit === 'no') return undefined;
+    return { message: { key, value, headers }, bytes: value.length + other + recordOverhead, alone: fit === 'alone', trimmed: candidate.trimmed, trimStep: step };
+  };
+  const whole = await build(event, 0);
+  if (whole) return whole;
+  let last: ResourceEvent = event;
+  let lastStep = 0;
+  for (const version of trimmedVersions(event.object)) {
+    last = { ...event, object: version.objectJson, trimmed: version.trimmed, labels: version.labelsRemoved ? {} : event.labels };
+    lastStep = version.step;
+    const encoded = await build(last, version.step);
+    if (encoded) return encoded;
+  }
+  // Only reachable with a limit smaller than an object's identity (the configuration forbids
+  // limits under 64 KiB): publish the smallest version anyway rather than drop the change.
+  const headers = recordHeaders(last);
+  const value = await options.registry.encode(options.schemaId, last);
+  return { message: { key, value, headers }, bytes: value.length + recordOverhead, alone: true, trimmed: last.trimmed, trimStep: lastStep };
+}
+
+/** Splits records into send() calls whose batches stay under the limit (kafkajs puts one send's records for a partition in one batch). */
+export function chunkRecords(records: Array<{ message: Message; bytes: number; alone?: boolean }>, maxBytes: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let size = 0;
+  for (const record of records) {
+    if (record.alone) {
+      if (current.length) chunks.push(current);
+      chunks.push([record.message]);
+      current = [];
+      size = 0;
+      continue;
+    }
+    if (current.length && size + record.bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(record.message);
+    size += record.bytes;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
+export interface PublishResult {
+  /** Scope → resourceVersion committed as its checkpoint. */
+  checkpoints: Map<string, string>;
+  published: number;
+}
+
+export class Publisher {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly options: PublisherOptions,
+  ) {}
+
+  /** Runs transactions one after the other (one producer has one transaction at a time). */
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async transaction(build: (send: (topic: string, messages: Message[], compress: boolean) => Promise<void>) => Promise<void>): Promise<void> {
+    const began = process.hrtime.bigint();
+    const txn = await this.producer.transaction();
+    try {
+      await build(async (topic, messages, compress) => {
+        await txn.send({ topic, messages, compression: compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None });
+      });
+      await txn.commit();
+      this.options.metrics.transactions.inc({ outcome: 'committed' });
+      this.options.metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
+    } catch (error) {
+      this.options.metrics.transactions.inc({ outcome: 'aborted' });
+      if (txn.isActive()) await txn.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Commits the leader marker that a state read stops at. */
+  commitMarker(marker: LeaderMarker): Promise<void> {
+    return this.serialized(() =>
+      this.transaction(async (send) => {
+        await send(this.options.stateTopic, [{ key: stateKeys.leader(this.options.stream), value: JSON.stringify(marker) }], false);
+      }),
+    );
+  }
+
+  /** Publishes a batch in one transaction; resolves once Kafka acknowledged the commit. */
+  publish(items: QueueItem[]): Promise<PublishResult> {
+    return this.serialized(() => this.publishNow(items));
+  }
+
+  private async publishNow(items: QueueItem[]): Promise<PublishResult> {
+    const { ctx, stream, metrics } = this.options;
+    const raw: EncodedRecord[] = [];
+    const index = new Map<string, IndexEntry | null>();
+    const checkpoints = new Map<string, string>();
+    const publishedOps: ChangeItem[] = [];
+    for (const item of items) {
+      if (item.type === 'change') {
+        const { meta } = item;
+        index.set(meta.uid, item.operation === 'DELETED' ? null : { namespace: meta.namespace, name: meta.name, resourceVersion: meta.resourceVersion });
+        if (item.publish) {
+          const event = toResourceEvent(ctx, {
+            operation: item.operation,
+            meta,
+            objectJson: item.objectJson,
+            observedAt: item.observedAt,
+            inferred: item.inferred,
+          });
+          const encoded = await encodeRecord(event, recordKey(ctx, meta.namespace, meta.name), this.options);
+          if (encoded.trimmed.length > 0) {
+            metrics.trimmed.inc({ step: String(encoded.trimStep) });
+            this.options.logger.warn(
+              { key: encoded.message.key?.toString(), resourceVersion: meta.resourceVersion, trimmed: encoded.trimmed, bytes: encoded.bytes },
+              'object too large for one record: trimmed',
+            );
+          }
+          raw.push(encoded);
+          publishedOps.push(item);
+        }
+      }
+      if (item.checkpoint !== undefined) checkpoints.set(item.scope, item.checkpoint);
+    }
+    const state: Message[] = [];
+    for (const [uid, entry] of index) state.push({ key: stateKeys.object(stream, uid), value: entry ? JSON.stringify(entry) : null });
+    const now = Date.now();
+    for (const [scope, resourceVersion] of checkpoints) {
+      const checkpoint: Checkpoint = { resourceVersion, selection: this.options.selection, producer: ctx.producer, at: now };
+      state.push({ key: stateKeys.checkpoint(stream, scope), value: JSON.stringify(checkpoint) });
+    }
+    if (raw.length === 0 && state.length === 0) return { checkpoints, published: 0 };
+    await this.transaction(async (send) => {
+      for (const chunk of chunkRecords(raw, this.options.maxRecordBytes)) await send(this.options.topic, chunk, true);
+      const stateRecords = state.map((message) => ({ message, bytes: (message.key?.length ?? 0) + (message.value?.length ?? 0) + recordOverhead }));
+      for (const chunk of chunkRecords(stateRecords, this.options.maxRecordBytes)) await send(this.options.stateTopic, chunk, false);
+    });
+    const acked = Date.now();
+    let bytes = 0;
+    for (const record of raw) bytes += (record.message.value as Buffer).length;
+    metrics.bytesPublished.inc(bytes);
+    for (const item of publishedOps) {
+      metrics.eventsPublished.inc({ operation: item.operation });
+      metrics.eventLatency.observe((acked - item.observedAt) / 1000);
+    }
+    return { checkpoints, published: raw.length };
+  }
+}

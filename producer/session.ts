@@ -1,0 +1,178 @@
+// One leadership term: connect the transactional producer (which fences any previous writer),
+// read the state topic up to a fresh marker (checkpoints), then run the watch loops and the
+// publisher until leadership is lost, the producer stops, or Kafka fails. A Kafka failure ends the
+// session: the queue is dropped and the next session resumes from the checkpoints actually
+// committed (the API server re-sends what was not acknowledged), so no buffer grows while Kafka is
+// away and an ambiguous commit is settled by reading the state back.
+import type { Kafka, Producer } from 'kafkajs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Logger } from '../lib/log.js';
+import { selectionOf, streamIds, type ProducerConfig } from './config.js';
+import type { KubeSource } from './kube.js';
+import type { SourceContext } from './mapping.js';
+import type { ProducerMetrics } from './metrics.js';
+import { Publisher } from './publisher.js';
+import { BoundedQueue } from './queue.js';
+import { ScopeWatcher, type RelistReason } from './source.js';
+import { allNamespaces, newMarker, readState, type IndexEntry, type StateSnapshot } from './state.js';
+
+export interface SessionDeps {
+  config: ProducerConfig;
+  kafka: Kafka;
+  registry: SchemaRegistry;
+  schemaId: number;
+  kube: KubeSource;
+  ctx: SourceContext;
+  metrics: ProducerMetrics;
+  logger: Logger;
+}
+
+/** Kafka says another producer with our transactionalId took over. */
+export function isFencedError(error: unknown): boolean {
+  for (let e = error as { type?: unknown; name?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | undefined; e; ) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED') return true;
+    if (typeof e.message === 'string' && /fenced|epoch/i.test(e.message) && e.type !== undefined) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+export class Session {
+  private producer: Producer | undefined;
+  private watchers: ScopeWatcher[] = [];
+  private committedSeq = 0;
+  private commitWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  readonly committed = new Map<string, string>();
+  private readonly abort = new AbortController();
+  private queue: BoundedQueue | undefined;
+  private publisher: Publisher | undefined;
+  /** True once every scope has an established watch (readiness). */
+  get watching(): boolean {
+    return this.watchers.length > 0 && this.watchers.every((w) => w.watching);
+  }
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  /** Ends the session: watches stop, the transaction in flight finishes (or fails), the producer disconnects. */
+  stop() {
+    this.abort.abort();
+  }
+
+  private async readStateWithMarker(want?: (entry: IndexEntry) => boolean): Promise<StateSnapshot> {
+    const { config, kafka, logger } = this.deps;
+    const marker = newMarker(config.instanceId);
+    await this.publisher!.commitMarker(marker);
+    const began = Date.now();
+    const snapshot = await readState(
+      kafka,
+      { topic: config.stateTopic, stream: config.stream, groupPrefix: streamIds(config).readerGroupPrefix, nonce: marker.nonce, timeoutMs: 60_000, logger },
+      want,
+    );
+    logger.debug({ records: snapshot.records, index: snapshot.index?.size, ms: Date.now() - began }, 'state read');
+    return snapshot;
+  }
+
+  private waitCommitted(seq: number): Promise<void> {
+    if (seq <= this.committedSeq || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.commitWaiters.push({ seq, resolve }));
+  }
+
+  private async publishLoop(queue: BoundedQueue, publisher: Publisher): Promise<void> {
+    const { config, metrics } = this.deps;
+    for (;;) {
+      const items = await queue.take(config.batchMaxEvents, this.abort.signal);
+      if (!items) return;
+      metrics.queueEvents.set(queue.length);
+      const result = await publisher.publish(items);
+      for (const [scope, rv] of result.checkpoints) this.committed.set(scope, rv);
+      const last = items[items.length - 1]?.seq ?? 0;
+      this.committedSeq = Math.max(this.committedSeq, last);
+      const ready = this.commitWaiters.filter((w) => w.seq <= this.committedSeq);
+      this.commitWaiters = this.commitWaiters.filter((w) => w.seq > this.committedSeq);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  /** Runs until stopped (resolves) or failed (rejects). */
+  async run(): Promise<void> {
+    const { config, kafka, logger, metrics } = this.deps;
+    const signal = this.abort.signal;
+    const ids = streamIds(config);
+    const producer = kafka.producer({
+      transactionalId: ids.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: config.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+    });
+    this.producer = producer;
+    try {
+      // initTransactions: bumps the epoch of the stream's transactionalId, fencing any other
+      // writer and aborting its open transaction.
+      await producer.connect();
+      if (signal.aborted) return;
+      const publisher = new Publisher(producer, {
+        ctx: this.deps.ctx,
+        topic: config.topic,
+        stateTopic: config.stateTopic,
+        stream: config.stream,
+        selection: selectionOf(config),
+        maxRecordBytes: config.maxRecordBytes,
+        compression: config.compression,
+        registry: this.deps.registry,
+        schemaId: this.deps.schemaId,
+        metrics,
+        logger,
+      });
+      this.publisher = publisher;
+      const state = await this.readStateWithMarker();
+      if (signal.aborted) return;
+      const selection = selectionOf(config);
+      const scopes = config.namespaces.length > 0 ? config.namespaces : [allNamespaces];
+      const orphans = [...state.checkpoints.keys()].filter((scope) => !scopes.includes(scope));
+      if (orphans.length > 0) {
+        logger.warn(
+          { orphans, scopes },
+          'the state has checkpoints of namespaces no longer watched: their objects keep their last published state (no deletion is inferred for them)',
+        );
+      }
+      const queue = new BoundedQueue(config.queueMaxEvents, config.queueMaxBytes);
+      this.queue = queue;
+      const scopeDeps = {
+        config,
+        kube: this.deps.kube,
+        queue,
+        ctx: this.deps.ctx,
+        metrics,
+        logger,
+        signal,
+        loadIndex: async (want: (entry: IndexEntry) => boolean) => (await this.readStateWithMarker(want)).index ?? new Map(),
+        committed: (seq: number) => this.waitCommitted(seq),
+      };
+      this.watchers = scopes.map((scope) => {
+        const checkpoint = state.checkpoints.get(scope);
+        const usable = checkpoint && checkpoint.selection === selection ? checkpoint.resourceVersion : undefined;
+        const reason: RelistReason = !checkpoint ? 'first_start' : usable ? 'expired' : 'selection_changed';
+        if (usable) this.committed.set(scope, usable);
+        logger.info({ scope, resourceVersion: usable ?? null, relist: usable ? undefined : reason }, usable ? 'resuming the watch from the checkpoint' : 'no usable checkpoint: listing');
+        return new ScopeWatcher(scope, usable, reason, scopeDeps);
+      });
+      const tasks = [this.publishLoop(queue, publisher), ...this.watchers.map((w) => w.run())];
+      // The first failure ends the session; stop the others and let them settle.
+      await Promise.race([
+        Promise.all(tasks),
+        new Promise<never>((_, reject) => tasks.forEach((t) => t.catch(reject))),
+        new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+      ]).finally(async () => {
+        this.abort.abort();
+        queue.close();
+        for (const w of this.commitWaiters.splice(0)) w.resolve();
+        await Promise.allSettled(tasks);
+      });
+    } finally {
+      this.abort.abort();
+      this.queue?.close();
+      await producer.disconnect().catch((error: Error) => logger.warn({ err: error }, 'producer disconnect failed'));
+    }
+  }
+}
