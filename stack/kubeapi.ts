@@ -82,11 +82,11 @@ function runGoBuild(ctx: StackContext, out: string, modfile: string): Promise<vo
         if (tail.length > 40) tail.shift();
         if (line.startsWith('go: downloading')) downloads++;
         else if (!line.startsWith('#') && !line.includes(' ')) packages++;
-        if (Date.now() - lastReport > 15_000) {
+        if (Date.now() - lastReport > 30_000) {
           lastReport = Date.now();
           const secs = Math.round((Date.now() - started) / 1000);
           ctx.progress(
-            `  kube-apiserver build: ${secs}s, ${packages} packages compiled` +
+            `  kube-apiserver build: ${secs}s, ${packages} of ~1450 packages compiled` +
               (downloads ? `, ${downloads} modules downloaded` : '') +
               ` (last: ${line.trim()})`,
           );
