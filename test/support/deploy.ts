@@ -1,11 +1,12 @@
 // What the deployment files (Dockerfile, docker-compose.yml, deploy/base/) must agree with, taken
 // from the code wherever the code exports it: the one place the deployment tests read names from.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { connectionEnv } from '../../lib/config.js';
+import { listProcessors } from '../../lib/kit/discovery.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { producerEnv, producerSchema } from '../../producer/config.js';
 
@@ -33,11 +34,10 @@ export const packageJson = JSON.parse(readRepoFile('package.json')) as {
 };
 export const cliBin = packageJson.bin.kubetrail as string;
 
-/** Processor names: the folders under processors/ with an index.ts. */
-export const processorNames: string[] = readdirSync(repoPath('processors'), { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && existsSync(repoPath('processors', entry.name, 'index.ts')))
-  .map((entry) => entry.name)
-  .sort();
+/** Processor names: what `kubetrail process <name>` accepts (lib/kit/discovery.ts: folders under processors/). */
+export const processorNames: string[] = listProcessors();
+/** The processor modules, loaded by computed path at run time (not reachable by following imports). */
+export const processorEntries: string[] = processorNames.map((name) => repoPath('processors', name, 'index.ts'));
 
 /** Read by every service: lib/log.ts (LOG_LEVEL) and the config file (lib/config.ts, cli/connection.ts). */
 export const commonEnv = ['LOG_LEVEL', 'KUBETRAIL_CONFIG'] as const;

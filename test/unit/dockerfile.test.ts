@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
-import { cliBin, packageJson, readRepoFile, repoPath, repoRoot } from '../support/deploy.js';
+import { cliBin, packageJson, processorEntries, readRepoFile, repoPath, repoRoot } from '../support/deploy.js';
 
 interface Instruction {
   keyword: string;
@@ -125,11 +125,13 @@ function packageName(specifier: string): string {
 }
 
 const entry = repoPath(cliBin.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
+/** The sources the running CLI loads: the bin's imports, followed, plus every processor's. */
 function closure(): { files: Set<string>; packages: Set<string>; dynamicPackages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
   const dynamicPackages = new Set<string>();
-  const queue = [entry];
+  // The CLI imports processors by computed path (lib/kit/discovery.ts): they are roots too.
+  const queue = [entry, ...processorEntries];
   while (queue.length > 0) {
     const file = queue.pop() as string;
     if (files.has(file)) continue;
