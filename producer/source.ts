@@ -68,6 +68,7 @@ export class ScopeWatcher {
   private lastSeq = 0;
   /** True while a watch is established (for readiness). */
   watching = false;
+  private everWatched = false;
   private readonly operations: Set<string>;
   private readonly log: Logger;
 
@@ -241,7 +242,11 @@ export class ScopeWatcher {
         (c) => {
           controller = c;
           if (finished) c.abort();
-          else this.watching = true; // the server answered 200: the watch is established
+          else {
+            this.watching = true; // the server answered 200: the watch is established
+            if (!this.everWatched) this.log.info({ resourceVersion }, 'watching');
+            this.everWatched = true;
+          }
         },
         (error: unknown) => end({ kind: 'error', error }),
       );

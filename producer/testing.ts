@@ -162,3 +162,23 @@ export function spawnProducer(env: Record<string, string>): ChildProducer {
     },
   };
 }
+
+/** Environment for a child producer of one test stream (unique topics, stream and instance). */
+export function childProducerEnv(
+  connection: { kafkaBrokers: string[]; schemaRegistryUrl: string },
+  settings: { stream: string; namespace: string; instance: string; extra?: Record<string, string> },
+): Record<string, string> {
+  return {
+    KAFKA_BROKERS: connection.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl,
+    KUBECONFIG: process.env.KUBECONFIG ?? '',
+    KUBETRAIL_NAMESPACES: settings.namespace,
+    KUBETRAIL_TOPIC: `${settings.stream}.raw`,
+    KUBETRAIL_STATE_TOPIC: `${settings.stream}.state`,
+    KUBETRAIL_STREAM: settings.stream,
+    KUBETRAIL_INSTANCE_ID: settings.instance,
+    KUBETRAIL_CLUSTER: 'test',
+    KUBETRAIL_HTTP_PORT: '0',
+    ...settings.extra,
+  };
+}
