@@ -1,0 +1,183 @@
+// Avro in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro binary),
+// with the schemas kept in the Schema Registry. Everything that can be prepared is prepared once:
+// output schemas are registered at start and their 5-byte headers kept; the writer schema of each
+// input schema id is fetched once (the registry client caches by id) and its resolver to the
+// declared reader schema built once. Decoding a record is then a Map lookup and an avsc read.
+//
+// Decoding sorts failures in two kinds. A bad record (not the wire format, an id the registry does
+// not know, a writer schema that cannot be read as the declared one, bytes that are not Avro of
+// their schema) is a property of the record: it goes to the dead-letter topic. A registry that
+// does not answer (network error, 5xx, timeout) says nothing about the record: TransientError,
+// which the runner retries without dead-lettering anything.
+import avro from 'avsc';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { AvroSchema } from './processor.js';
+import type { DeadLetterReason } from './dead-letter.js';
+
+export const MAGIC_BYTE = 0;
+export const HEADER_SIZE = 5;
+
+/** The registry could not be asked; retry later. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+}
+
+/** Parses a declared schema into an avsc Type, naming what it is on failure. */
+export function parseSchema(schema: AvroSchema, what: string): avro.Type {
+  try {
+    return avro.Type.forSchema(schema as avro.Schema);
+  } catch (error) {
+    throw new Error(`${what}: invalid Avro schema: ${(error as Error).message}`);
+  }
+}
+
+export function wireHeader(schemaId: number): Buffer {
+  const header = Buffer.alloc(HEADER_SIZE);
+  header.writeUInt8(MAGIC_BYTE, 0);
+  header.writeInt32BE(schemaId, 1);
+  return header;
+}
+
+/** Schema id of a wire-format payload, or -1 when the bytes are not in the wire format. */
+export function wireSchemaId(value: Buffer | null): number {
+  if (value === null || value.length < HEADER_SIZE || value[0] !== MAGIC_BYTE) return -1;
+  return value.readInt32BE(1);
+}
+
+/** Registers a schema under a subject (idempotent: the registry returns the existing id). */
+export async function registerSchema(registry: SchemaRegistry, subject: string, schema: AvroSchema): Promise<number> {
+  try {
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    return id;
+  } catch (error) {
+    throw new Error(`cannot register the schema of subject '${subject}' in the Schema Registry: ${(error as Error).message}`);
+  }
+}
+
+/** A Schema Registry answer that means "no such schema": the record, not the registry, is wrong. */
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404;
+}
+
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: DeadLetterReason; error: string };
+
+type WriterEntry =
+  | { kind: 'same' }
+  | { kind: 'resolver'; resolver: avro.Resolver }
+  | { kind: 'bad'; reason: DeadLetterReason; error: string };
+
+/**
+ * Decodes wire-format values to a declared reader schema. `prepare()` (async, may throw
+ * TransientError) fetches what a set of values needs; `decode()` is then synchronous.
+ */
+export class WireDecoder<T = unknown> {
+  private readonly writers = new Map<number, WriterEntry>();
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    readonly readerType: avro.Type,
+    /** Registry id of the reader schema itself, when known: decoded without a resolver. */
+    readerId?: number,
+  ) {
+    if (readerId !== undefined) this.writers.set(readerId, { kind: 'same' });
+  }
+
+  /** True when decode() of this value needs nothing from the registry. */
+  isPrepared(value: Buffer | null): boolean {
+    const id = wireSchemaId(value);
+    return id === -1 || this.writers.has(id);
+  }
+
+  /** Fetches the writer schema of every id not seen yet. Throws TransientError when the registry does not answer. */
+  async prepare(values: Iterable<Buffer | null>): Promise<void> {
+    const missing = new Set<number>();
+    for (const value of values) {
+      const id = wireSchemaId(value);
+      if (id !== -1 && !this.writers.has(id)) missing.add(id);
+    }
+    for (const id of missing) await this.load(id);
+  }
+
+  private async load(id: number): Promise<void> {
+    let writer: avro.Type;
+    try {
+      writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
+    } catch (error) {
+      if (isNotFound(error)) {
+        this.writers.set(id, { kind: 'bad', reason: 'unknown-schema', error: `schema id ${id} is not in the Schema Registry` });
+        return;
+      }
+      throw new TransientError(`Schema Registry did not answer for schema id ${id}: ${(error as Error).message}`);
+    }
+    if (!avro.Type.isType(writer)) {
+      this.writers.set(id, { kind: 'bad', reason: 'incompatible-schema', error: `schema id ${id} is not an Avro schema` });
+      return;
+    }
+    if (writer.equals(this.readerType)) {
+      this.writers.set(id, { kind: 'same' });
+      return;
+    }
+    try {
+      this.writers.set(id, { kind: 'resolver', resolver: this.readerType.createResolver(writer) });
+    } catch (error) {
+      const name = (writer as { name?: string }).name ?? writer.typeName;
+      this.writers.set(id, {
+        kind: 'bad',
+        reason: 'incompatible-schema',
+        error: `writer schema id ${id} (${name}) cannot be read as ${(this.readerType as { name?: string }).name ?? 'the declared schema'}: ${(error as Error).message}`,
+      });
+    }
+  }
+
+  /** Decodes a prepared value. Never throws. */
+  decode(value: Buffer | null): DecodeResult<T> {
+    if (value === null) return { ok: false, reason: 'invalid-wire-format', error: 'record has no value (tombstone)' };
+    if (value.length < HEADER_SIZE) return { ok: false, reason: 'invalid-wire-format', error: `value of ${value.length} bytes is shorter than the 5-byte wire-format header` };
+    if (value[0] !== MAGIC_BYTE) return { ok: false, reason: 'invalid-wire-format', error: `first byte is ${value[0]}, not the wire-format magic byte 0` };
+    const id = value.readInt32BE(1);
+    const entry = this.writers.get(id);
+    if (entry === undefined) return { ok: false, reason: 'unknown-schema', error: `schema id ${id} was not prepared` };
+    if (entry.kind === 'bad') return { ok: false, reason: entry.reason, error: entry.error };
+    try {
+      const decoded = this.readerType.fromBuffer(value.subarray(HEADER_SIZE), entry.kind === 'resolver' ? entry.resolver : undefined) as T;
+      return { ok: true, value: decoded };
+    } catch (error) {
+      return { ok: false, reason: 'malformed-avro', error: `bytes are not Avro of schema id ${id}: ${(error as Error).message}` };
+    }
+  }
+}
+
+/** Encodes values of one registered schema: a precomputed header plus avsc's (validating) encoding. */
+export class WireEncoder {
+  private readonly header: Buffer;
+
+  constructor(
+    readonly type: avro.Type,
+    readonly schemaId: number,
+  ) {
+    this.header = wireHeader(schemaId);
+  }
+
+  /** Throws when the value does not conform to the schema. */
+  encode(value: unknown): Buffer {
+    const body = this.type.toBuffer(value);
+    return Buffer.concat([this.header, body], HEADER_SIZE + body.length);
+  }
+
+  /** Wire format of an Avro body already encoded with this schema. */
+  encodeBody(body: Buffer): Buffer {
+    return Buffer.concat([this.header, body], HEADER_SIZE + body.length);
+  }
+}
+
+/** A readable explanation of why a value does not conform to a type (for dead-letter reasons). */
+export function explainInvalid(type: avro.Type, value: unknown): string {
+  const problems: string[] = [];
+  type.isValid(value, {
+    errorHook: (path, bad, badType) => {
+      if (problems.length < 5) problems.push(`${path.join('.') || '(value)'}: ${JSON.stringify(bad) ?? String(bad)} is not ${badType.typeName}`);
+    },
+  });
+  return problems.join('; ') || 'invalid';
+}

@@ -1,0 +1,180 @@
+// Helpers of the kit's integration tests: raw events in, topics read back (read_committed, through
+// the Schema Registry), a processor in a child process that can be killed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Kafka, Partitioners, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { ConnectionConfig } from '../../lib/config.js';
+import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js';
+import type { RunProcessorOptions } from '../../lib/kit/runner.js';
+import { createLogger, type Logger } from '../../lib/log.js';
+
+export function quietLogger(name: string): Logger {
+  return createLogger(name, process.env.LOG_LEVEL ?? 'warn');
+}
+
+export function testKafka(connection: ConnectionConfig): Kafka {
+  return new Kafka({ brokers: connection.kafkaBrokers, clientId: 'kit-test', logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+}
+
+export function testRegistry(connection: ConnectionConfig): SchemaRegistry {
+  return new SchemaRegistry({ host: connection.schemaRegistryUrl });
+}
+
+export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+}
+
+/** A ResourceEvent for tests: `name` decides the state key of the counter processor. */
+export function event(i: number, name: string, generation = 1): ResourceEvent {
+  return {
+    id: `ev-${String(i).padStart(6, '0')}`,
+    operation: 'MODIFIED',
+    resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'workflows', kind: 'Workflow' },
+    namespace: 'kit',
+    name,
+    uid: `uid-${name}`,
+    resourceVersion: String(i),
+    generation,
+    labels: { test: 'kit' },
+    creationTimestamp: 1_700_000_000_000,
+    deletionTimestamp: null,
+    object: JSON.stringify({ kind: 'Workflow', metadata: { name, namespace: 'kit' } }),
+    trimmed: [],
+    source: { cluster: 'kit', producer: 'kit-test', observedAt: 1_700_000_000_000 + i, inferred: false },
+  };
+}
+
+export class RawWriter {
+  private constructor(
+    readonly producer: Producer,
+    private readonly registry: SchemaRegistry,
+    readonly topic: string,
+    readonly schemaId: number,
+  ) {}
+
+  static async open(kafka: Kafka, registry: SchemaRegistry, topic: string): Promise<RawWriter> {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER } });
+    await producer.connect();
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(resourceEventSchema) }, { subject: `${topic}-value` });
+    return new RawWriter(producer, registry, topic, id);
+  }
+
+  /** Events keyed by their object name (so one name stays in one partition). */
+  async write(events: ResourceEvent[]): Promise<void> {
+    const messages = await Promise.all(events.map(async (e) => ({ key: e.name, value: await this.registry.encode(this.schemaId, e) })));
+    await this.producer.send({ topic: this.topic, messages, acks: -1 });
+  }
+
+  async writeRaw(messages: Array<{ key: string | null; value: Buffer | null; headers?: IHeaders }>): Promise<void> {
+    await this.producer.send({ topic: this.topic, messages, acks: -1 });
+  }
+
+  close(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+export interface ReadRecord<V = unknown> {
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** Decoded through the registry, or the raw bytes when decode is false. */
+  value: V | null;
+  raw: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads a topic from the beginning with read_committed until `expected` records arrived (then
+ * `settleMs` more, to see anything that should not be there) or `timeoutMs` passed.
+ */
+export async function readTopic<V = unknown>(
+  kafka: Kafka,
+  registry: SchemaRegistry | undefined,
+  topic: string,
+  { expected, timeoutMs = 30_000, settleMs = 1_000 }: { expected: number; timeoutMs?: number; settleMs?: number },
+): Promise<ReadRecord<V>[]> {
+  const consumer = kafka.consumer({ groupId: `kit-reader-${topic}-${Math.random().toString(36).slice(2, 8)}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  const records: ReadRecord<V>[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let reached: number | undefined;
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(message.headers ?? {})) {
+        const last = Array.isArray(value) ? value[value.length - 1] : value;
+        if (last !== undefined) headers[name] = last.toString();
+      }
+      const value = message.value === null ? null : registry ? ((await registry.decode(message.value)) as V) : null;
+      records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value, raw: message.value, headers });
+    },
+  });
+  const began = Date.now();
+  for (;;) {
+    if (records.length >= expected) reached ??= Date.now();
+    if (reached !== undefined && Date.now() - reached >= settleMs) break;
+    if (Date.now() - began > timeoutMs) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await consumer.disconnect();
+  return records;
+}
+
+const runProcessorScript = fileURLToPath(new URL('./run-processor.ts', import.meta.url));
+
+export interface ChildSpec {
+  processor: string;
+  name?: string;
+  options?: Omit<RunProcessorOptions, 'connection' | 'logger'>;
+}
+
+/** A processor in a child process (test/support/run-processor.ts). */
+export class ProcessorChild {
+  readonly process: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stats: unknown;
+  stderr = '';
+
+  constructor(connection: ConnectionConfig, spec: ChildSpec, env: NodeJS.ProcessEnv = {}) {
+    this.process = spawn(process.execPath, ['--import', 'tsx', runProcessorScript], {
+      env: {
+        ...process.env,
+        ...env,
+        KAFKA_BROKERS: connection.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl,
+        KIT_RUN: JSON.stringify(spec),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.process.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+      if (this.stderr.length > 200_000) this.stderr = this.stderr.slice(-100_000);
+      if (process.env.KIT_CHILD_LOGS) process.stderr.write(chunk);
+    });
+    this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise((resolve, reject) => {
+      const lines = createInterface({ input: this.process.stdout! });
+      lines.on('line', (line) => {
+        try {
+          const message = JSON.parse(line) as { event: string; stats?: unknown; error?: string };
+          if (message.event === 'ready') resolve();
+          if (message.event === 'stopped') this.stats = message.stats;
+          if (message.event === 'failed') reject(new Error(`child failed: ${message.error}`));
+        } catch {
+          // not one of ours
+        }
+      });
+      void this.exited.then(({ code, signal }) => reject(new Error(`child exited (${code ?? signal}) before ready:\n${this.stderr.slice(-3000)}`)));
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL') {
+    this.process.kill(signal);
+    return this.exited;
+  }
+}
