@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // kubetrail: one command for the services, the tools and the local stack.
 import { Command, CommanderError } from 'commander';
-import { registerStackCommand } from './stack.js';
 import { ConfigError } from '../lib/config.js';
+import { registerStackCommand } from './stack.js';
+import { registerProduceCommand } from './produce.js';
+import { registerProcessCommand } from './process.js';
+import { registerSubscribeCommand } from './subscribe.js';
 
 const program = new Command();
 program
@@ -11,6 +14,9 @@ program
   .showHelpAfterError()
   .exitOverride();
 
+registerProduceCommand(program);
+registerProcessCommand(program);
+registerSubscribeCommand(program);
 registerStackCommand(program);
 
 try {
