@@ -9,6 +9,7 @@ import { connectionEnv } from '../../lib/config.js';
 import { listProcessors } from '../../lib/kit/discovery.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { producerEnv, producerSchema } from '../../producer/config.js';
+import { processorServiceEnv, processorServiceSchema } from '../../cli/process.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const repoPath = (...parts: string[]) => join(repoRoot, ...parts);
@@ -47,13 +48,10 @@ export const producerEnvNames = new Set<string>([...Object.values(producerEnv), 
 /** The producer's default HTTP port (/healthz, /readyz, /metrics) and the variable that changes it. */
 export const producerHttp = { port: producerSchema.shape.httpPort.parse(undefined) as number, env: producerEnv.httpPort };
 
-// ---- processors (lib/kit/options.ts, the runner's settings) --------------------------------------
-/**
- * Settings of the processor runner read from the environment by `kubetrail process`.
- * ASSUMED until the CLI's `process` command exports its env table: the HTTP port like the producer's.
- */
-export const processorRunnerEnv = { httpPort: 'KUBETRAIL_HTTP_PORT' } as const;
-export const processorHttp = { port: 8080, env: processorRunnerEnv.httpPort };
+// ---- processors (cli/process.ts: the runner's settings; lib/kit/options.ts: each processor's options) ----
+/** Settings of `kubetrail process <name>` (connection included) and the processor's HTTP port. */
+export const processorRunnerEnv: Record<string, string> = processorServiceEnv;
+export const processorHttp = { port: processorServiceSchema.shape.httpPort.parse(undefined) as number, env: processorServiceEnv.httpPort };
 
 /** KUBETRAIL_<PROCESSOR>_<OPTION> for every option of the processor's exported `...OptionsSchema`. */
 export async function processorOptionEnv(name: string): Promise<string[]> {
