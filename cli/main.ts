@@ -6,6 +6,7 @@ import { registerStackCommand } from './stack.js';
 import { registerProduceCommand } from './produce.js';
 import { registerProcessCommand } from './process.js';
 import { registerSubscribeCommand } from './subscribe.js';
+import { registerDemoCommand } from './demo.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ program
 registerProduceCommand(program);
 registerProcessCommand(program);
 registerSubscribeCommand(program);
+registerDemoCommand(program);
 registerStackCommand(program);
 
 try {

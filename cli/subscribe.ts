@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { connectionOptions, loadConnection } from './connection.js';
 import { createKafka, createRegistry } from '../lib/clients.js';
 import { createLogger } from '../lib/log.js';
@@ -62,30 +63,79 @@ const duration = (ms: unknown) => {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 };
 
-/** A live view: the latest summary of each workflow, redrawn as records arrive. */
-class WorkflowView {
+/** One workflow summary as a row: workflow, phase, progress, duration, message. */
+export function summaryRow(v: Decoded): string {
+  return [
+    `${String(v.namespace)}/${String(v.name)}`.padEnd(60),
+    String(v.deleted ? `${String(v.phase)} (deleted)` : v.phase).padEnd(20),
+    String(v.progress ?? '').padEnd(8),
+    duration(v.durationMs).padEnd(8),
+    String(v.message ?? '').slice(0, 70),
+  ].join(' ');
+}
+
+export const summaryHeader = ['WORKFLOW'.padEnd(60), 'PHASE'.padEnd(20), 'PROGRESS', 'DURATION', 'MESSAGE'].join(' ');
+
+/**
+ * A live view of the latest summary of each workflow. On a terminal it redraws a table as
+ * records arrive; otherwise (a pipe, a log) it prints one row per change.
+ */
+export class WorkflowView {
   private rows = new Map<string, Decoded>();
   private timer: NodeJS.Timeout | undefined;
 
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stdout,
+    private readonly title = '',
+  ) {}
+
   update(key: string, value: Decoded) {
     this.rows.set(key, value);
+    if (!this.out.isTTY) {
+      this.out.write(`${summaryRow(value)}\n`);
+      return;
+    }
     this.timer ??= setTimeout(() => this.draw(), 100);
+  }
+
+  latest(): Decoded[] {
+    return [...this.rows.values()];
   }
 
   draw() {
     this.timer = undefined;
-    const lines = [...this.rows.values()].map((v) =>
-      [
-        `${String(v.namespace)}/${String(v.name)}`.padEnd(48),
-        String(v.deleted ? `${String(v.phase)} (deleted)` : v.phase).padEnd(20),
-        String(v.progress ?? '').padEnd(8),
-        duration(v.durationMs).padEnd(8),
-        String(v.message ?? '').slice(0, 70),
-      ].join(' '),
-    );
-    const header = ['WORKFLOW'.padEnd(48), 'PHASE'.padEnd(20), 'PROGRESS', 'DURATION', 'MESSAGE'].join(' ');
-    process.stdout.write(`\x1b[2J\x1b[H${header}\n${lines.join('\n')}\n`);
+    const lines = this.latest().map(summaryRow);
+    this.out.write(`\x1b[2J\x1b[H${this.title ? `${this.title}\n\n` : ''}${summaryHeader}\n${lines.join('\n')}\n`);
   }
+}
+
+/**
+ * Reads a topic's committed records with a throwaway consumer group (so nobody's offsets move),
+ * decoding each value through the registry. Tombstones are skipped.
+ */
+export async function subscribeTopic(
+  kafka: Kafka,
+  registry: SchemaRegistry,
+  topic: string,
+  options: { from: 'beginning' | 'now' | number },
+  onRecord: (key: string, value: Decoded) => void,
+): Promise<{ stop: () => Promise<void> }> {
+  const consumer = kafka.consumer({ groupId: `kubetrail-subscribe-${randomUUID()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: options.from !== 'now' });
+  if (typeof options.from === 'number') {
+    const offsets = await offsetsAt(kafka, topic, options.from);
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+    });
+  }
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (!message.value) return;
+      onRecord(message.key?.toString() ?? '', (await registry.decode(message.value)) as Decoded);
+    },
+  });
+  return { stop: () => consumer.disconnect() };
 }
 
 export function registerSubscribeCommand(program: Command): void {
@@ -110,33 +160,18 @@ export function registerSubscribeCommand(program: Command): void {
     const startAt = from === 'beginning' || from === 'now' ? undefined : Number.isFinite(Number(from)) ? Number(from) : Date.parse(from);
     if (Number.isNaN(startAt)) throw new Error(`--from: '${from}' is not 'beginning', 'now' or a time`);
 
-    const consumer = kafka.consumer({ groupId: `kubetrail-subscribe-${randomUUID()}`, readUncommitted: false });
     const view = options.follow ? new WorkflowView() : undefined;
     let printed = 0;
     let lastRecordAt = Date.now();
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => (finish = resolve));
-
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: from !== 'now' });
-    if (startAt !== undefined) {
-      const offsets = await offsetsAt(kafka, topic, startAt);
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
-      });
-    }
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        lastRecordAt = Date.now();
-        const key = message.key?.toString() ?? '';
-        if (!message.value) return; // a tombstone: the key's history ends here
-        const value = (await registry.decode(message.value)) as Decoded;
-        if (!matches(value, filters)) return;
-        if (view) view.update(key, value);
-        else process.stdout.write(`${JSON.stringify({ key, value })}\n`);
-        printed += 1;
-        if (options.max !== undefined && printed >= options.max) finish();
-      },
+    const subscription = await subscribeTopic(kafka, registry, topic, { from: from === 'now' ? 'now' : startAt ?? 'beginning' }, (key, value) => {
+      lastRecordAt = Date.now();
+      if (!matches(value, filters)) return;
+      if (view) view.update(key, value);
+      else process.stdout.write(`${JSON.stringify({ key, value })}\n`);
+      printed += 1;
+      if (options.max !== undefined && printed >= options.max) finish();
     });
     const idle = options.idleExit
       ? setInterval(() => Date.now() - lastRecordAt > options.idleExit && finish(), 100)
@@ -145,6 +180,6 @@ export function registerSubscribeCommand(program: Command): void {
     process.once('SIGTERM', finish);
     await finished;
     if (idle) clearInterval(idle);
-    await consumer.disconnect();
+    await subscription.stop();
   });
 }
