@@ -4,11 +4,13 @@
 export interface ResourceEvent {
   /** Identity of the change: lowercase hex SHA-256 of cluster, group, resource, uid and resourceVersion. The same change published twice (a retry, a re-read of an unchanged object) has the same id, so a consumer can drop the copy. */
   id: string;
+  /** What happened: ADDED, MODIFIED or DELETED as the watch said (or an inferred DELETED), or READ for an object read by a list. */
   operation: Operation;
   /** What kind of object this is. */
   resource: ResourceType;
   /** Namespace; null for a cluster-scoped object. */
   namespace: string | null;
+  /** metadata.name. */
   name: string;
   /** metadata.uid: tells a re-created object of the same name from the old one. */
   uid: string;
@@ -36,6 +38,7 @@ export type Operation = "ADDED" | "MODIFIED" | "DELETED" | "READ";
 export interface ResourceType {
   /** API group; empty for the core group. */
   group: string;
+  /** API version (v1alpha1). */
   version: string;
   /** Plural resource name, as in the URL (workflows). */
   resource: string;
@@ -68,6 +71,7 @@ export const resourceEventSchema = {
     },
     {
       "name": "operation",
+      "doc": "What happened: ADDED, MODIFIED or DELETED as the watch said (or an inferred DELETED), or READ for an object read by a list.",
       "type": {
         "type": "enum",
         "name": "Operation",
@@ -94,7 +98,8 @@ export const resourceEventSchema = {
           },
           {
             "name": "version",
-            "type": "string"
+            "type": "string",
+            "doc": "API version (v1alpha1)."
           },
           {
             "name": "resource",
@@ -120,7 +125,8 @@ export const resourceEventSchema = {
     },
     {
       "name": "name",
-      "type": "string"
+      "type": "string",
+      "doc": "metadata.name."
     },
     {
       "name": "uid",
