@@ -3,7 +3,7 @@
 // watch resumed at the checkpoint (no READ flood of unchanged objects, no copies). With the
 // checkpoint's resourceVersion compacted away while it was down (410 Gone), it relists: changed
 // and new objects arrive as READ, the deleted one as an inferred DELETED, unchanged ones not at all.
-import { test, after } from 'node:test';
+import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator } from '../../lib/argo-simulator.js';
@@ -25,10 +25,13 @@ const local = process.env.KUBETRAIL_STACK_DIR ? new LocalStack({ stackDir: proce
 
 const children: ChildProducer[] = [];
 const readers: RawReader[] = [];
-after(async () => {
-  await Promise.all(children.map((c) => c.kill('SIGKILL')));
-  await Promise.all(readers.map((r) => r.stop()));
-});
+/** Each test ends its producers and readers (a reader left running would see the next test's broker kill). */
+async function cleanup() {
+  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')));
+  await Promise.all(readers.splice(0).map((r) => r.stop().catch(() => undefined)));
+}
+afterEach(cleanup);
+after(cleanup);
 
 const workflow = (ns: string, name: string) => ({
   namespace: ns,
