@@ -19,6 +19,7 @@
 // goes to the dead-letter topic in the same transaction (see dead-letter.ts); the processor goes
 // on. A Schema Registry that does not answer stops the partition, not the records: the batch is
 // retried (with heartbeats) until it answers, and nothing is dead-lettered because of it.
+import './kafkajs-fix.js';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

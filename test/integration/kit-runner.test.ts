@@ -10,6 +10,7 @@ import { testConnection, uniqueName } from '../support/services.js';
 import { RawWriter, createTopic, event, quietLogger, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
 import { counterProcessor, passThroughProcessor, type Counted } from '../support/kit-processors.js';
 import { runProcessor, type ProcessorHandle, type RunProcessorOptions } from '../../lib/kit/runner.js';
+import type { ProcessorDefinition } from '../../lib/kit/processor.js';
 import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
 import { TopicError } from '../../lib/kit/topics.js';
 
@@ -47,8 +48,8 @@ async function setUp(prefix: string, partitions = 3): Promise<Names & { writer: 
 }
 
 /** Starts a runner that is stopped after the tests even when a test fails. */
-async function start(...args: Parameters<typeof runProcessor>): Promise<ProcessorHandle> {
-  const handle = await runProcessor(...args);
+async function start<In, Out extends Record<string, unknown>, S>(definition: ProcessorDefinition<In, Out, S>, options: RunProcessorOptions): Promise<ProcessorHandle> {
+  const handle = await runProcessor(definition, options);
   cleanups.push(() => handle.stop());
   return handle;
 }

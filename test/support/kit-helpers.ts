@@ -1,5 +1,6 @@
 // Helpers of the kit's integration tests: raw events in, topics read back (read_committed, through
 // the Schema Registry), a processor in a child process that can be killed.
+import '../../lib/kit/kafkajs-fix.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,128 @@
+// Exactly once under kill -9: a processor in a child process is killed with SIGKILL at random
+// moments while records keep arriving, and restarted each time. Every input record must give
+// exactly one output (by id), and the per-name counts kept in state must run 1..n without a gap
+// or a repeat (a lost state write would restart a count; a repeated record would repeat one).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Admin, Kafka } from 'kafkajs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { testConnection, uniqueName } from '../support/services.js';
+import { ProcessorChild, RawWriter, createTopic, event, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
+import type { Counted } from '../support/kit-processors.js';
+
+const connection = testConnection();
+let kafka: Kafka;
+let admin: Admin;
+let registry: SchemaRegistry;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  kafka = testKafka(connection);
+  admin = kafka.admin();
+  await admin.connect();
+  registry = testRegistry(connection);
+});
+after(async () => {
+  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  await admin.disconnect();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('exactly once under SIGKILL', () => {
+  it('neither loses nor repeats an output, and keeps state, across repeated kill -9 and restart', async () => {
+    const base = uniqueName('kit-eos');
+    const input = `${base}.raw`;
+    const counted = `${base}.counted`;
+    const group = `${base}-g`;
+    await createTopic(admin, input, 3);
+    await createTopic(admin, counted, 3);
+    const writer = await RawWriter.open(kafka, registry, input);
+    cleanups.push(() => writer.close());
+
+    const total = 6_000;
+    const entities = Array.from({ length: 12 }, (_, i) => `wf-${i}`);
+    const events = Array.from({ length: total }, (_, i) => event(i, entities[(i * 7) % entities.length]!, i % 3));
+
+    // Half the records are waiting when the processor first starts; the rest keep arriving.
+    let written = 0;
+    while (written < total / 2) {
+      await writer.write(events.slice(written, written + 500));
+      written += 500;
+    }
+    const writing = (async () => {
+      while (written < total) {
+        const slice = events.slice(written, written + 50);
+        await writer.write(slice);
+        written += slice.length;
+        await sleep(100);
+      }
+    })();
+
+    // Committed outputs so far, watched live (read_committed), to kill the processor mid-stream.
+    let committed = 0;
+    const watcher = kafka.consumer({ groupId: `${base}-watch`, readUncommitted: false, maxWaitTimeInMs: 100 });
+    cleanups.push(() => watcher.disconnect());
+    await watcher.connect();
+    await watcher.subscribe({ topic: counted, fromBeginning: true });
+    await watcher.run({ eachBatch: async ({ batch }) => void (committed += batch.messages.length) });
+
+    const spec = {
+      processor: 'kit-counter',
+      options: {
+        groupId: group,
+        topics: { input, outputs: { counted, names: `${base}.names` } },
+        sessionTimeoutMs: 6_000,
+        // Small transactions: many commit points for a kill to fall between.
+        maxBatchRecords: 10,
+        concurrency: 3,
+      },
+    };
+    const kills: Array<{ committed: number; written: number }> = [];
+    for (const fraction of [0.1 + Math.random() * 0.15, 0.35 + Math.random() * 0.15, 0.6 + Math.random() * 0.15]) {
+      const child = new ProcessorChild(connection, spec);
+      cleanups.push(() => child.kill());
+      await child.ready;
+      const target = Math.floor(total * fraction);
+      const began = Date.now();
+      while (committed < target && Date.now() - began < 20_000) await sleep(5);
+      await sleep(Math.random() * 30);
+      await child.kill('SIGKILL');
+      kills.push({ committed, written });
+    }
+    await writing;
+    const last = new ProcessorChild(connection, spec);
+    cleanups.push(() => last.kill());
+    await last.ready;
+
+    const outputs = await readTopic<Counted>(kafka, registry, counted, { expected: total, timeoutMs: 40_000, settleMs: 1_500 });
+    await last.kill('SIGTERM');
+    const exit = await last.exited;
+
+    const ids = new Map<string, number>();
+    for (const o of outputs) ids.set(o.key!, (ids.get(o.key!) ?? 0) + 1);
+    const missing = events.filter((e) => !ids.has(e.id)).map((e) => e.id);
+    const repeated = [...ids].filter(([, n]) => n > 1).map(([id]) => id);
+    assert.deepEqual(missing, [], `lost outputs (kills: ${JSON.stringify(kills)})`);
+    assert.deepEqual(repeated, [], 'repeated outputs');
+    assert.equal(outputs.length, total);
+    for (const [i, kill] of kills.entries()) {
+      assert.ok(kill.committed > 0 && kill.committed < total, `kill ${i + 1} fell mid-stream (${JSON.stringify(kills)})`);
+    }
+
+    const perEntity = new Map<string, number[]>();
+    for (const o of outputs) {
+      const list = perEntity.get(o.value!.entity) ?? [];
+      list.push(o.value!.count);
+      perEntity.set(o.value!.entity, list);
+    }
+    for (const entity of entities) {
+      const expected = events.filter((e) => e.name === entity).length;
+      const counts = (perEntity.get(entity) ?? []).sort((a, b) => a - b);
+      assert.deepEqual(counts, Array.from({ length: expected }, (_, i) => i + 1), `state-kept count of ${entity}`);
+    }
+    assert.equal(exit.code, 0, 'SIGTERM stops gracefully');
+    const dead = await readTopic(kafka, undefined, `${group}.dlq`, { expected: 1, timeoutMs: 1_000, settleMs: 0 });
+    assert.equal(dead.length, 0, 'nothing dead-lettered');
+  });
+});
