@@ -152,6 +152,7 @@ export class LeaderElector extends EventEmitter {
       this.joined = true;
       const partitions = payload.memberAssignment[this.options.topic] ?? [];
       this.setLeading(partitions.length > 0, `group generation joined as ${payload.memberId}`);
+      if (partitions.length === 0) this.options.logger.info({ memberId: payload.memberId }, 'standing by');
     });
     consumer.on(CRASH, ({ payload }) => {
       if (this.consumer !== consumer) return;

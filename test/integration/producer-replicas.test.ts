@@ -1,0 +1,111 @@
+// Two replicas of one producer stream, each in its own process: one leads (the member of the
+// stream's consumer group assigned the state topic's partition), the other stands by; nothing is
+// published twice. Killing the leader with SIGKILL hands over to the standby within seconds (the
+// group session timeout) and every change made meanwhile still arrives, exactly once.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ArgoSimulator } from '../../lib/argo-simulator.js';
+import { createKafka, createRegistry } from '../../lib/clients.js';
+import { createLogger } from '../../lib/log.js';
+import { childProducerEnv, describe, operationsOf, RawReader, spawnProducer, type ChildProducer } from '../../producer/testing.js';
+import { testConnection, uniqueName } from '../support/services.js';
+
+const connection = testConnection();
+const kc = new KubeConfig();
+kc.loadFromFile(process.env.KUBECONFIG!);
+const sim = new ArgoSimulator(kc);
+const logger = createLogger('producer-test', process.env.LOG_LEVEL ?? 'warn');
+const kafka = createKafka(connection, logger, 'kubetrail-producer-test');
+const registry = createRegistry(connection);
+
+const children: ChildProducer[] = [];
+let reader: RawReader | undefined;
+after(async () => {
+  await Promise.all(children.map((c) => c.kill('SIGKILL')));
+  await reader?.stop();
+});
+
+const workflow = (ns: string, name: string) => ({
+  namespace: ns,
+  name,
+  create: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name, namespace: ns, labels: { 'track-me': 'true' } }, spec: { entrypoint: 'main' } },
+  steps: [],
+  finalPhase: 'Pending',
+});
+
+test('two replicas: one writer, no doubled records; the leader killed, the standby takes over with nothing missing', { timeout: 120_000 }, async () => {
+  const ns = uniqueName('replicas');
+  const stream = uniqueName('replicas-s');
+  const spawn = (instance: string) => {
+    const child = spawnProducer(childProducerEnv(connection, { stream, namespace: ns, instance }));
+    children.push(child);
+    return child;
+  };
+  const one = spawn('one');
+  await one.waitForLog(/"msg":"watching"/, 40_000);
+  const two = spawn('two');
+  await two.waitForLog(/"msg":"standing by"/, 40_000);
+  reader = await new RawReader(kafka, registry, `${stream}.raw`).start();
+  const names = Array.from({ length: 4 }, (_, i) => uniqueName(`wf${i}`));
+  for (const name of names) await sim.create(workflow(ns, name));
+  for (const name of names) await sim.patch(ns, name, { status: { phase: 'Running' } });
+  await reader.waitFor((r) => r.length >= 8, 15_000, 'the first 8 records');
+  assert.ok(reader.records.every((r) => r.value.source.producer === 'one'), 'one writer: the first replica');
+  assert.ok(!two.output.some((l) => l.includes('"msg":"became the leader"')), 'the standby never led');
+
+  const killedAt = Date.now();
+  await one.kill('SIGKILL');
+  for (const name of names) await sim.patch(ns, name, { status: { phase: 'Succeeded' } });
+  await sim.delete(ns, names[0]!);
+  await reader.waitFor((r) => r.length >= 13, 40_000, 'the changes made after the leader died');
+  const takeoverMs = Date.now() - killedAt;
+  await new Promise((r) => setTimeout(r, 1_500));
+  for (const name of names.slice(1)) assert.deepEqual(operationsOf(reader.of(name)), ['ADDED', 'MODIFIED', 'MODIFIED'], name);
+  assert.deepEqual(operationsOf(reader.of(names[0]!)), ['ADDED', 'MODIFIED', 'MODIFIED', 'DELETED']);
+  assert.equal(reader.records.length, 13, `no doubled records:\n${describe(reader.records)}`);
+  assert.equal(new Set(reader.records.map((r) => r.value.id)).size, 13);
+  assert.ok(reader.records.slice(8).every((r) => r.value.source.producer === 'two'), 'the standby took over');
+  assert.ok(two.output.some((l) => l.includes('"msg":"became the leader"')));
+  logger.warn({ takeoverMs }, 'leader killed: standby published the next changes');
+  assert.ok(takeoverMs < 30_000, `takeover in ${takeoverMs} ms`);
+});
+
+test('a paused leader (SIGSTOP) is replaced, and when it wakes up it is fenced: still no doubled records', { timeout: 120_000 }, async () => {
+  const ns = uniqueName('zombie');
+  const stream = uniqueName('zombie-s');
+  const spawn = (instance: string) => {
+    const child = spawnProducer(childProducerEnv(connection, { stream, namespace: ns, instance }));
+    children.push(child);
+    return child;
+  };
+  const one = spawn('one');
+  await one.waitForLog(/"msg":"watching"/, 40_000);
+  const two = spawn('two');
+  await two.waitForLog(/"msg":"standing by"/, 40_000);
+  const zombieReader = await new RawReader(kafka, registry, `${stream}.raw`).start();
+  const [a, b] = [uniqueName('a'), uniqueName('b')];
+  await sim.create(workflow(ns, a));
+  await zombieReader.waitFor((r) => r.length >= 1, 15_000);
+  one.process.kill('SIGSTOP'); // frozen, sockets open: a zombie once the group moves on
+  try {
+    await sim.patch(ns, a, { status: { phase: 'Running' } });
+    await two.waitForLog(/"msg":"watching"/, 40_000);
+    await zombieReader.waitFor((r) => r.length >= 2, 20_000, 'the standby publishing');
+  } finally {
+    one.process.kill('SIGCONT');
+  }
+  // The ex-leader wakes up with events it had not published: its writes must be refused.
+  await sim.create(workflow(ns, b));
+  await sim.patch(ns, a, { status: { phase: 'Succeeded' } });
+  await zombieReader.waitFor((r) => r.length >= 4, 20_000, 'changes after the wake-up');
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.deepEqual(operationsOf(zombieReader.of(a)), ['ADDED', 'MODIFIED', 'MODIFIED']);
+  assert.deepEqual(operationsOf(zombieReader.of(b)), ['ADDED']);
+  assert.equal(zombieReader.records.length, 4, `no doubled records:\n${describe(zombieReader.records)}`);
+  assert.deepEqual(zombieReader.records.slice(1).map((r) => r.value.source.producer), ['two', 'two', 'two']);
+  const stepDown = one.output.filter((l) => /fenced|"msg":"not the leader"/.test(l));
+  assert.ok(stepDown.length > 0, 'the ex-leader stepped down');
+  logger.warn({ stepDown: stepDown.map((l) => (JSON.parse(l) as { msg: string; why?: string }).why ?? (JSON.parse(l) as { msg: string }).msg) }, 'zombie');
+  await zombieReader.stop();
+});
