@@ -10,6 +10,7 @@ import { listProcessors } from '../../lib/kit/discovery.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { producerEnv, producerSchema } from '../../producer/config.js';
 import { processorServiceEnv, processorServiceSchema } from '../../cli/process.js';
+import { producerTopicEnv } from '../../lib/catalog.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const repoPath = (...parts: string[]) => join(repoRoot, ...parts);
@@ -68,8 +69,40 @@ export async function processorEnvNames(name: string): Promise<Set<string>> {
   return new Set<string>([...Object.values(connectionEnv), ...Object.values(processorRunnerEnv), ...commonEnv, ...(await processorOptionEnv(name))]);
 }
 
-/** `kubetrail topics init`: the connection settings (it creates topics and registers schemas). */
-export const topicsInitEnvNames = new Set<string>([...Object.values(connectionEnv), ...commonEnv]);
+// ---- topics init (cli/topics.ts, lib/catalog.ts) ------------------------------------------------
+/**
+ * Read by cli/topics.ts from process.env directly (not exported as data): checked against the
+ * source text below, so a rename fails the tests instead of leaving a dead setting behind.
+ */
+export const topicsInitOwnEnv = ['KUBETRAIL_RAW_RETENTION_MS'] as const;
+for (const name of topicsInitOwnEnv) {
+  if (!readRepoFile('cli', 'topics.ts').includes(`process.env.${name}`)) throw new Error(`cli/topics.ts no longer reads ${name}`);
+}
+
+/**
+ * `kubetrail topics init`: the connection, the producer's topic settings (lib/catalog.ts) and every
+ * processor's options (the catalog loads each processor, whose options may name its topics).
+ */
+export async function topicsInitEnvNames(): Promise<Set<string>> {
+  const names = new Set<string>([...Object.values(connectionEnv), ...Object.values(producerTopicEnv), ...topicsInitOwnEnv, ...commonEnv]);
+  for (const processor of processorNames) for (const name of await processorOptionEnv(processor)) names.add(name);
+  return names;
+}
+
+/** Settings that name topics: `topics init` must see the same values as the services. */
+export async function topicNamingEnv(): Promise<Set<string>> {
+  const names = new Set<string>(Object.values(producerTopicEnv));
+  for (const processor of processorNames) for (const name of await processorOptionEnv(processor)) names.add(name);
+  return names;
+}
+
+/** The env names a service command reads. */
+export async function envNamesOf(args: readonly string[]): Promise<Set<string>> {
+  if (args[0] === 'produce') return producerEnvNames;
+  if (args[0] === 'process') return processorEnvNames(args[1] as string);
+  if (args[0] === 'topics' && args[1] === 'init') return topicsInitEnvNames();
+  throw new Error(`not a service command: ${args.join(' ')}`);
+}
 
 // ---- the CLI -------------------------------------------------------------------------------------
 /** The service commands the deployment runs, as argument lists after the bin. */

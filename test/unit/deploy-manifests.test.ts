@@ -16,6 +16,8 @@ import {
   producerHttp,
   repoPath,
   topicsInitEnvNames,
+  envNamesOf,
+  topicNamingEnv,
   watchedResource,
 } from '../support/deploy.js';
 
@@ -176,11 +178,19 @@ test('settings: the ConfigMap for non-secret settings, the optional Secret for c
     assert.ok(secret, `${name}: envFrom a Secret`);
     assert.equal(secret.secretRef.optional, true, `${name}: the Secret is optional`);
     assert.ok(!ofKind('Secret').length, 'no Secret (with values) in the base');
-    const known = w.args[0] === 'produce' ? producerEnvNames : w.args[0] === 'process' ? await processorEnvNames(w.args[1] as string) : topicsInitEnvNames;
+    const known = await envNamesOf(w.args);
     for (const e of w.container.env ?? []) assert.ok(known.has(e.name), `${name}: ${e.name} is read by \`kubetrail ${w.args.join(' ')}\``);
   }
   // The ConfigMap is shared: each key must be read by at least one of the services it feeds.
-  const union = new Set([...producerEnvNames, ...topicsInitEnvNames]);
+  const union = new Set([...producerEnvNames, ...(await topicsInitEnvNames())]);
   for (const name of processorNames) for (const v of await processorEnvNames(name)) union.add(v);
   for (const key of Object.keys(config.data ?? {})) assert.ok(union.has(key), `ConfigMap key ${key} is read by some kubetrail service`);
+});
+
+test('topic-naming settings live in the shared ConfigMap, so the topics-init Job sees what the services see', async () => {
+  const naming = await topicNamingEnv();
+  for (const w of workloads) {
+    for (const e of w.container.env ?? []) assert.ok(!naming.has(e.name), `${w.manifest.metadata.name}: ${e.name} names topics: set it in kubetrail-config, not in one container`);
+  }
+  assert.ok(topicsInit?.container.envFrom?.some((f: any) => f.configMapRef?.name === 'kubetrail-config'));
 });
