@@ -3,8 +3,8 @@
 // (ResourceEvent.trimmed, and the kubetrail-trimmed header). A record is never dropped: the last
 // step leaves only identifying metadata, which always fits (Kubernetes caps names at 253 bytes).
 //
-//   1. metadata.managedFields            (server-side apply bookkeeping; often a third of an object)
-//   2. status.nodes                      (Argo: one entry per pod/step; what makes workflows huge)
+//   1. status.nodes                      (Argo: one entry per pod/step; what makes workflows huge)
+//   2. metadata.managedFields            (server-side apply bookkeeping; large on much-edited objects)
 //   3. a summary: status keeps only phase, message, startedAt, finishedAt, progress,
 //      estimatedDuration; spec keeps only its scalar fields (entrypoint, serviceAccountName,
 //      activeDeadlineSeconds…: templates, arguments, volumes… go); metadata.annotations go;
@@ -48,14 +48,14 @@ function removeKeys(parent: Json, prefix: string, keep: (key: string, value: unk
 /** The steps, each mutating the object and returning the paths it removed. */
 export const trimSteps: Array<(object: Json) => string[]> = [
   (o) => {
-    if (!isObject(o.metadata) || o.metadata.managedFields === undefined) return [];
-    delete o.metadata.managedFields;
-    return ['metadata.managedFields'];
-  },
-  (o) => {
     if (!isObject(o.status) || o.status.nodes === undefined) return [];
     delete o.status.nodes;
     return ['status.nodes'];
+  },
+  (o) => {
+    if (!isObject(o.metadata) || o.metadata.managedFields === undefined) return [];
+    delete o.metadata.managedFields;
+    return ['metadata.managedFields'];
   },
   (o) => {
     const removed = removeKeys(o, '', (key) => topLevelKeys.has(key));

@@ -81,12 +81,12 @@ test('Secret values and the last-applied annotation never stay in clear', () => 
   assert.equal(cm.data.a, 'b');
 });
 
-test('trimming removes managedFields, then status.nodes, then to a summary, then to identity', () => {
+test('trimming removes status.nodes, then managedFields, then to a summary, then to identity', () => {
   const wf = fixture('dag-diamond-82q7s-1e994e4481.json');
   (wf.metadata as Record<string, unknown>).managedFields = [{ manager: 'x' }];
   const versions = [...trimmedVersions(JSON.stringify(wf))];
-  assert.deepEqual(versions[0]!.trimmed, ['metadata.managedFields']);
-  assert.deepEqual(versions[1]!.trimmed, ['metadata.managedFields', 'status.nodes']);
+  assert.deepEqual(versions[0]!.trimmed, ['status.nodes']);
+  assert.deepEqual(versions[1]!.trimmed, ['status.nodes', 'metadata.managedFields']);
   const summary = JSON.parse(versions[2]!.objectJson);
   assert.deepEqual(Object.keys(summary.status).sort(), ['finishedAt', 'phase', 'progress', 'startedAt'].filter((k) => k in summary.status).sort());
   assert.equal(summary.status.phase, 'Succeeded');
