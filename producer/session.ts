@@ -4,7 +4,7 @@
 // session: the queue is dropped and the next session resumes from the checkpoints actually
 // committed (the API server re-sends what was not acknowledged), so no buffer grows while Kafka is
 // away and an ambiguous commit is settled by reading the state back.
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '../lib/log.js';
 import { selectionOf, streamIds, type ProducerConfig } from './config.js';
@@ -104,6 +104,8 @@ export class Session {
       maxInFlightRequests: 1,
       transactionTimeout: config.transactionTimeoutMs,
       allowAutoTopicCreation: false,
+      // murmur2 of the key, as Java clients partition: every change of an object on one partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.producer = producer;
     try {

@@ -126,3 +126,28 @@ test('an unknown resource is a configuration error naming what the server has', 
   await assert.rejects(startProducer(config, logger), (e: unknown) => e instanceof ConfigError && /no resource 'workflowz'.*workflows/s.test(e.message));
   await assert.rejects(startProducer(configFor('x', { group: 'nope.example.com' }), logger), (e: unknown) => e instanceof ConfigError && /does not serve nope.example.com\/v1alpha1/.test(e.message));
 });
+
+test('/healthz, /readyz and /metrics: the leader is ready watching, a second replica ready as standby', async () => {
+  const ns = uniqueName('http');
+  const leaderConfig = configFor(ns, { httpPort: 0 });
+  const { producer, stop } = await start(leaderConfig);
+  const standby = await startProducer({ ...leaderConfig, instanceId: `${leaderConfig.instanceId}-standby` }, logger);
+  cleanup.push(() => standby.stop());
+  const get = async (port: number | undefined, path: string) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: response.status, body: await response.text() };
+  };
+  assert.deepEqual(await get(producer.httpPort, '/healthz'), { status: 200, body: 'ok\n' });
+  assert.deepEqual(await get(producer.httpPort, '/readyz'), { status: 200, body: 'leader: watching\n' });
+  const deadline = Date.now() + 15_000;
+  while ((await get(standby.httpPort, '/readyz')).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await get(standby.httpPort, '/readyz'), { status: 200, body: 'standby\n' });
+  const metrics = (await get(producer.httpPort, '/metrics')).body;
+  assert.match(metrics, /kubetrail_producer_leader\{[^}]*\} 1/);
+  assert.match(metrics, /kubetrail_producer_relists_total\{reason="first_start"[^}]*\} 1/);
+  assert.match(metrics, /kubetrail_producer_publish_duration_seconds_bucket/);
+  assert.match((await get(standby.httpPort, '/metrics')).body, /kubetrail_producer_leader\{[^}]*\} 0/);
+  assert.equal(standby.status().leader, false);
+  await standby.stop();
+  await stop();
+});
