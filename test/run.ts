@@ -3,8 +3,8 @@
 // containers when KUBETRAIL_STACK=docker (testcontainers, for machines with a Docker engine);
 // otherwise the embedded local stack, reused if it is up, else started here and stopped after.
 import { spawn } from 'node:child_process';
-import { readdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { LocalStack } from '../stack/stack.js';
 
 const args = new Set(process.argv.slice(2));
@@ -56,6 +56,40 @@ async function realServices(): Promise<Services> {
   };
 }
 
+/**
+ * The fault suite kills Kafka, the registry and the API server: it always gets a stack of its own
+ * (KUBETRAIL_FAULTS_STACK_DIR, default .kubetrail/faults-stack), never the shared one nor the
+ * services named in the environment, which others may be using. Started here if it is not up,
+ * stopped at the end if it was started here. Each scenario appends its counts to a results file;
+ * the total is printed after the files ran.
+ */
+async function faultsServices(): Promise<Services & { results: string }> {
+  const configured = process.env.KUBETRAIL_FAULTS_STACK_DIR ?? join('.kubetrail', 'faults-stack');
+  const stackDir = isAbsolute(configured) ? configured : resolve(configured);
+  const stack = new LocalStack({ stackDir });
+  const wasUp = await stack.isUp();
+  console.error(wasUp ? `[test] reusing the fault suite's stack in ${stackDir}` : `[test] starting the fault suite's own stack in ${stackDir}`);
+  const connection = await stack.up();
+  const results = join(stackDir, `results-${process.pid}.jsonl`);
+  rmSync(results, { force: true });
+  return {
+    results,
+    env: { ...connection, KUBETRAIL_STACK_DIR: stackDir, KUBETRAIL_FAULTS_STACK_DIR: stackDir, KUBETRAIL_FAULTS_RESULTS: results },
+    // A fresh LocalStack: the tests restarted services, so the pids this one loaded are stale.
+    stop: async () => {
+      if (!wasUp) await new LocalStack({ stackDir }).down();
+    },
+  };
+}
+
+async function printFaultTotals(results: string): Promise<void> {
+  if (!existsSync(results)) return;
+  const { totalLine } = await import('./faults/support/verify.js');
+  const lines = readFileSync(results, 'utf8').split('\n').filter(Boolean);
+  console.log(totalLine(lines.map((line) => JSON.parse(line))));
+  rmSync(results, { force: true });
+}
+
 let failed = false;
 let services: Services | undefined;
 const stopServices = async () => {
@@ -72,6 +106,17 @@ try {
     const files = testFiles(suite);
     if (files.length === 0) continue;
     let env: NodeJS.ProcessEnv = { ...process.env };
+    if (suite === 'faults') {
+      const faults = await faultsServices();
+      services = faults;
+      env = { ...env, ...faults.env };
+      console.error(`[test] ${suite}: ${files.length} files`);
+      const began = Date.now();
+      if ((await runNodeTests(files, env, 1)) !== 0) failed = true;
+      await printFaultTotals(faults.results);
+      console.error(`[test] faults: ${((Date.now() - began) / 1000).toFixed(0)} s`);
+      continue;
+    }
     if (suite !== 'unit') {
       services ??= await realServices();
       env = { ...env, ...services.env };
