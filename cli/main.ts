@@ -6,6 +6,9 @@ import { registerStackCommand } from './stack.js';
 import { registerProduceCommand } from './produce.js';
 import { registerProcessCommand } from './process.js';
 import { registerSubscribeCommand } from './subscribe.js';
+import { registerTopicsCommand } from './topics.js';
+import { registerSchemasCommand } from './schemas.js';
+import { registerReplayCommand } from './replay.js';
 import { registerDemoCommand } from './demo.js';
 
 const program = new Command();
@@ -18,6 +21,9 @@ program
 registerProduceCommand(program);
 registerProcessCommand(program);
 registerSubscribeCommand(program);
+registerTopicsCommand(program);
+registerSchemasCommand(program);
+registerReplayCommand(program);
 registerDemoCommand(program);
 registerStackCommand(program);
 

@@ -1,0 +1,248 @@
+// `kubetrail topics init`: creates every topic kubetrail uses (lib/catalog.ts) and registers every
+// value schema, then exits. Idempotent: what exists is checked, never altered. An existing topic
+// whose partition count or cleanup policy breaks its contract is reported and nothing is changed
+// (exit 1): fixing it (deleting a changelog, moving a topic) is a decision for a human.
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import type { Admin, Kafka } from 'kafkajs';
+import { ConfigError, type ConnectionConfig } from '../lib/config.js';
+import { createKafka, createRegistry } from '../lib/clients.js';
+import { registerSchema } from '../lib/kit/codec.js';
+import { ensureTopics as ensureProcessorTopics, type TopicSpec } from '../lib/kit/topics.js';
+import { ensureTopics as ensureProducerTopics } from '../producer/topics.js';
+import { RegistryApi } from '../lib/registry-api.js';
+import type { Catalog, CatalogTopic } from '../lib/catalog.js';
+import { connectionOptions, loadConnection } from './connection.js';
+import { catalogOptions, loadCatalog } from './catalog-options.js';
+
+/** What a topic looks like on the cluster. */
+export interface TopicState {
+  partitions: number;
+  cleanupPolicy: string;
+  retentionMs: string | undefined;
+}
+
+export interface TopicVerdict {
+  entry: CatalogTopic;
+  state: TopicState | undefined;
+  /** Break the contract: reported, exit 1, nothing changed. */
+  problems: string[];
+  /** Worth knowing, not wrong enough to stop. */
+  warnings: string[];
+}
+
+export const defaultRawRetentionMs = -1;
+
+/** Judges an existing topic (or a missing one: no findings) against its catalog entry. */
+export function judgeTopic(entry: CatalogTopic, state: TopicState | undefined, rawRetentionMs: number): TopicVerdict {
+  const verdict: TopicVerdict = { entry, state, problems: [], warnings: [] };
+  if (!state) return verdict;
+  if (state.partitions !== entry.partitions) {
+    const why =
+      entry.role === 'changelog'
+        ? ` (one per input partition; delete it only if its state may be rebuilt from scratch, or use another --topic-prefix)`
+        : entry.role === 'raw'
+          ? ` (set --partitions / KUBETRAIL_TOPIC_PARTITIONS to ${state.partitions} if that count is intended)`
+          : entry.role === 'producer-state'
+            ? ' (it orders the producer\'s checkpoints)'
+            : '';
+    const text = `has ${state.partitions} partitions, expected ${entry.partitions}${why}`;
+    if (entry.exactPartitions) verdict.problems.push(text);
+    else verdict.warnings.push(`${text}; the processor works with it, keys are spread differently`);
+  }
+  const policies = state.cleanupPolicy.split(',').map((p) => p.trim());
+  if (entry.compacted) {
+    if (!policies.includes('compact')) verdict.problems.push(`cleanup.policy is '${state.cleanupPolicy}', expected 'compact' (it must keep the latest value of every key)`);
+    else if (policies.includes('delete')) verdict.warnings.push(`cleanup.policy is '${state.cleanupPolicy}': keys older than retention.ms disappear`);
+  } else if (policies.includes('compact')) {
+    verdict.problems.push(`cleanup.policy is '${state.cleanupPolicy}', expected 'delete' (every record counts, not only the latest per key)`);
+  }
+  if (entry.role === 'raw' && state.retentionMs !== undefined && Number(state.retentionMs) !== rawRetentionMs) {
+    const retained = Number(state.retentionMs) < 0 ? 'forever' : `${Math.round(Number(state.retentionMs) / 3_600_000)} h`;
+    verdict.warnings.push(`retention.ms is ${state.retentionMs} (${retained}), expected ${rawRetentionMs}: replay can only reprocess what is retained`);
+  }
+  return verdict;
+}
+
+export function describeEntry(entry: CatalogTopic): string {
+  return `${entry.role} of ${entry.owner}: ${entry.partitions} partition${entry.partitions === 1 ? '' : 's'}, ${entry.compacted ? 'compact' : 'delete'}`;
+}
+
+/** Partition counts and the configs that matter of the topics that exist. */
+export async function inspectTopics(admin: Admin, topics: string[]): Promise<Map<string, TopicState>> {
+  const existing = new Set(await admin.listTopics());
+  const present = topics.filter((t) => existing.has(t));
+  const states = new Map<string, TopicState>();
+  if (present.length === 0) return states;
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: present.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['cleanup.policy', 'retention.ms'] })),
+  });
+  for (const topic of present) {
+    const configs = resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
+    states.set(topic, {
+      partitions: metadata.find((m) => m.name === topic)?.partitions.length ?? 0,
+      cleanupPolicy: configs.find((c) => c.configName === 'cleanup.policy')?.configValue ?? 'delete',
+      retentionMs: configs.find((c) => c.configName === 'retention.ms')?.configValue,
+    });
+  }
+  return states;
+}
+
+export interface InitOptions {
+  dryRun: boolean;
+  rawRetentionMs: number;
+  out: (line: string) => void;
+}
+
+export interface InitResult {
+  created: string[];
+  registered: string[];
+  problems: number;
+  warnings: number;
+}
+
+/** Creates the raw topic with the retention replay needs (producer/topics.ts creates it with the broker's default). */
+async function createRawTopic(admin: Admin, topic: string, partitions: number, retentionMs: number): Promise<void> {
+  const { brokers } = await admin.describeCluster();
+  await admin
+    .createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          replicationFactor: Math.max(1, Math.min(3, brokers.length)),
+          configEntries: [
+            { name: 'cleanup.policy', value: 'delete' },
+            { name: 'retention.ms', value: String(retentionMs) },
+          ],
+        },
+      ],
+    })
+    .catch((error: Error & { type?: string }) => {
+      if (error.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(error.message)) throw error;
+    });
+}
+
+export async function initTopics(kafka: Kafka, connection: ConnectionConfig, catalog: Catalog, options: InitOptions): Promise<InitResult> {
+  const { out } = options;
+  const result: InitResult = { created: [], registered: [], problems: 0, warnings: 0 };
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const states = await inspectTopics(admin, catalog.topics.map((t) => t.topic));
+    const verdicts = catalog.topics.map((entry) => judgeTopic(entry, states.get(entry.topic), options.rawRetentionMs));
+    const width = Math.max(...catalog.topics.map((t) => t.topic.length));
+    const missing = verdicts.filter((v) => !v.state);
+    result.problems = verdicts.reduce((n, v) => n + v.problems.length, 0);
+    result.warnings = verdicts.reduce((n, v) => n + v.warnings.length, 0);
+
+    const printTopics = (created: ReadonlySet<string>) => {
+      out(`topics${catalog.prefix ? ` (prefix '${catalog.prefix}')` : ''}:`);
+      for (const v of verdicts) {
+        const status = !v.state ? (created.has(v.entry.topic) ? 'created' : 'missing') : v.problems.length > 0 ? 'PROBLEM' : v.warnings.length > 0 ? 'warning' : 'ok';
+        out(`  ${status.padEnd(8)} ${v.entry.topic.padEnd(width)}  ${describeEntry(v.entry)}${v.entry.role === 'raw' ? `, retention.ms=${v.state?.retentionMs ?? options.rawRetentionMs}` : ''}`);
+        for (const p of v.problems) out(`           ${' '.repeat(width)}  ✗ ${p}`);
+        for (const w of v.warnings) out(`           ${' '.repeat(width)}  ! ${w}`);
+      }
+    };
+    if (result.problems > 0) {
+      printTopics(new Set());
+      out(`${result.problems} problem${result.problems === 1 ? '' : 's'} with existing topics: nothing was created or registered. Fix them (kafka-topics, kafka-configs) and run again.`);
+      return result;
+    }
+
+    // Schemas: ask before registering, so a second run can say it changed nothing.
+    const api = new RegistryApi(connection);
+    const toRegister: Array<{ subject: string; schema: Record<string, unknown> }> = [];
+    const subjectLines: string[] = [];
+    const subjectWidth = Math.max(...catalog.subjects.map((s) => s.subject.length), 0);
+    for (const { subject, schema } of catalog.subjects) {
+      const id = await api.lookup(subject, JSON.stringify(schema));
+      if (id !== undefined) subjectLines.push(`  ${'ok'.padEnd(8)} ${subject.padEnd(subjectWidth)}  id ${id}`);
+      else toRegister.push({ subject, schema });
+    }
+
+    if (options.dryRun) {
+      printTopics(new Set());
+      out('schemas:');
+      for (const line of subjectLines) out(line);
+      for (const { subject } of toRegister) out(`  ${'missing'.padEnd(8)} ${subject}`);
+      out(
+        missing.length + toRegister.length === 0
+          ? 'dry run: nothing to do, every topic and schema is in place'
+          : `dry run: would create ${missing.length} topic${missing.length === 1 ? '' : 's'} and register ${toRegister.length} schema${toRegister.length === 1 ? '' : 's'}`,
+      );
+      return result;
+    }
+
+    // Topics: the raw topic first (its retention), then the producer's own creation for its state
+    // topic, then the kit's for the processors' topics.
+    const missingTopics = new Set(missing.map((v) => v.entry.topic));
+    if (missingTopics.has(catalog.raw.topic)) {
+      await createRawTopic(admin, catalog.raw.topic, catalog.raw.partitions, options.rawRetentionMs);
+      result.created.push(catalog.raw.topic);
+    }
+    if (missingTopics.has(catalog.stateTopic)) {
+      const silent = pino({ level: 'silent' });
+      await ensureProducerTopics(kafka, { topic: catalog.raw.topic, topicPartitions: catalog.raw.partitions, stateTopic: catalog.stateTopic }, silent);
+      result.created.push(catalog.stateTopic);
+    }
+    const specs: TopicSpec[] = missing
+      .map((v) => v.entry)
+      .filter((e) => e.role === 'output' || e.role === 'changelog' || e.role === 'dead-letter')
+      .map((e) => ({ topic: e.topic, role: e.role as TopicSpec['role'], partitions: e.partitions, compacted: e.compacted, exactPartitions: e.exactPartitions }));
+    if (specs.length > 0) result.created.push(...(await ensureProcessorTopics(admin, specs)));
+    printTopics(new Set(result.created));
+
+    out('schemas:');
+    for (const line of subjectLines) out(line);
+    if (toRegister.length > 0) {
+      const registry = createRegistry(connection);
+      for (const { subject, schema } of toRegister) {
+        try {
+          const id = await registerSchema(registry, subject, schema);
+          result.registered.push(subject);
+          out(`  ${'created'.padEnd(8)} ${subject.padEnd(subjectWidth)}  id ${id}`);
+        } catch (error) {
+          result.problems++;
+          out(`  ${'PROBLEM'.padEnd(8)} ${subject.padEnd(subjectWidth)}  ✗ ${(error as Error).message}`);
+        }
+      }
+    }
+
+    const changed = result.created.length + result.registered.length;
+    if (changed === 0 && result.problems === 0) out(`nothing to do: all ${catalog.topics.length} topics and ${catalog.subjects.length} schemas were already in place`);
+    else out(`created ${result.created.length} topic${result.created.length === 1 ? '' : 's'}, registered ${result.registered.length} schema${result.registered.length === 1 ? '' : 's'}`);
+    return result;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function registerTopicsCommand(program: Command): void {
+  const topics = program.command('topics').description('kubetrail\'s Kafka topics');
+  const init = topics
+    .command('init')
+    .description(
+      'create every topic (raw, producer state, and each processor\'s outputs, changelog and dead-letter topic) and register every value schema; ' +
+        'idempotent: existing topics are checked, never altered (a wrong partition count or cleanup policy fails with exit 1)',
+    )
+    .option('--raw-retention-ms <ms>', `retention.ms of the raw topic when it is created (-1: forever, so replay can reprocess everything) (env KUBETRAIL_RAW_RETENTION_MS)`)
+    .option('--dry-run', 'only say what would be created or registered');
+  catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
+    const connection = loadConnection(options);
+    const catalog = await loadCatalog(options);
+    const retentionText = (options.rawRetentionMs as string | undefined) ?? process.env.KUBETRAIL_RAW_RETENTION_MS ?? String(defaultRawRetentionMs);
+    const rawRetentionMs = Number(retentionText);
+    if (!Number.isInteger(rawRetentionMs) || rawRetentionMs < -1) {
+      throw new ConfigError(`--raw-retention-ms: '${retentionText}' is not -1 or a number of milliseconds`);
+    }
+    const logger = pino({ name: 'topics-init', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-topics-init`);
+    const result = await initTopics(kafka, connection, catalog, { dryRun: options.dryRun === true, rawRetentionMs, out: (line) => process.stdout.write(`${line}\n`) });
+    if (result.problems > 0) process.exitCode = 1;
+  });
+}

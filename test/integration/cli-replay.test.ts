@@ -1,0 +1,155 @@
+// `kubetrail replay` as a user runs it (a child process) on the real stack: the workflow-summary
+// processor is run once over raw events made from the Argo fixtures, then replayed into new topics
+// (same content) and into its own topic (nothing written twice).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Admin, Kafka } from 'kafkajs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { testConnection, uniqueName } from '../support/services.js';
+import { RawWriter, createTopic, quietLogger, readTopic, testKafka, testRegistry, type ReadRecord } from '../support/kit-helpers.js';
+import { loadAllWorkflows, rawEventFor, type WorkflowObject } from '../fixtures/workflows.js';
+import { runProcessor } from '../../lib/kit/runner.js';
+import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
+import type { ResourceEvent } from '../../lib/raw-event.js';
+import type { ReplayReport } from '../../lib/replay.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const cliArgs = process.env.KUBETRAIL_TEST_CLI === 'dist' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
+
+function cli(args: string[], timeoutMs = 50_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kubetrail ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${stderr.slice(-3000)}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const connection = testConnection();
+let kafka: Kafka;
+let admin: Admin;
+let registry: SchemaRegistry;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  kafka = testKafka(connection);
+  admin = kafka.admin();
+  await admin.connect();
+  registry = testRegistry(connection);
+});
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await admin.disconnect();
+});
+
+/** Each fixture seen Pending, then as it is, then again unchanged; every fifth deleted; one record that is no workflow. */
+function rawEvents(): ResourceEvent[] {
+  const events: ResourceEvent[] = [];
+  loadAllWorkflows().forEach(({ object }, i) => {
+    const pending: WorkflowObject = { ...object, status: { phase: 'Pending' } };
+    events.push(rawEventFor(pending, 'ADDED', { resourceVersion: '1' }));
+    events.push(rawEventFor(object, 'MODIFIED', { resourceVersion: '2' }));
+    events.push(rawEventFor(object, 'MODIFIED', { resourceVersion: '3' }));
+    if (i % 5 === 0) events.push(rawEventFor(object, 'DELETED', { resourceVersion: '4' }));
+  });
+  events.push(rawEventFor({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'not-a-workflow', namespace: 'x' } }, 'ADDED'));
+  return events;
+}
+
+function latestPerKey(records: ReadRecord[]): Map<string, unknown> {
+  const latest = new Map<string, unknown>();
+  for (const r of records) latest.set(r.key ?? '', r.value);
+  return latest;
+}
+
+function parseReport(stdout: string): ReplayReport {
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(line) as ReplayReport;
+}
+
+describe('kubetrail replay', () => {
+  const prefix = `${uniqueName('cli-replay')}.`;
+  const raw = `${prefix}kubetrail.raw`;
+  const summaries = `${prefix}kubetrail.workflows.summary`;
+  let original: ReadRecord[] = [];
+  const events = rawEvents();
+
+  before(async () => {
+    await createTopic(admin, raw, 3);
+    const writer = await RawWriter.open(kafka, registry, raw);
+    await writer.write(events);
+    await writer.close();
+    // The original output: the processor as the service runs it, under the prefix.
+    const handle = await runProcessor(createWorkflowSummary(), {
+      connection,
+      groupId: `${prefix}workflow-summary`,
+      topics: { input: raw, outputs: { summaries } },
+      logger: quietLogger('cli-replay'),
+      handleSignals: false,
+      sessionTimeoutMs: 6_000,
+    });
+    cleanups.push(() => handle.stop());
+    const began = Date.now();
+    while (handle.stats().recordsIn < events.length) {
+      if (Date.now() - began > 30_000) throw new Error(`original run: ${handle.stats().recordsIn} of ${events.length} records`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const written = handle.stats().recordsOut.summaries ?? 0;
+    await handle.stop();
+    original = await readTopic(kafka, registry, summaries, { expected: written, settleMs: 300 });
+    assert.equal(original.length, written);
+    assert.ok(written > 100, `the original run wrote summaries (${written})`);
+  });
+
+  it('--into-new reproduces the summary topic in a new one, then deletes its group and changelog', async () => {
+    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--into-new', 'replayed', '--json']);
+    assert.equal(code, 0, stderr);
+    const report = parseReport(stdout);
+    const target = `${summaries}.replayed`;
+    assert.equal(report.input, raw);
+    assert.equal(report.recordsRead, events.length);
+    assert.deepEqual(report.outputs.map((o) => [o.topic, o.written, o.duplicates]), [[target, original.length, 0]]);
+    assert.equal(report.dedupe.indexedRecords, 0, 'a new topic is not read');
+    assert.equal(report.deadLetters.count, 1, 'the ConfigMap is dead-lettered again');
+    assert.match(stderr, /records/, 'progress on stderr');
+
+    const replayed = await readTopic(kafka, registry, target, { expected: original.length, settleMs: 300 });
+    assert.equal(replayed.length, original.length);
+    assert.deepEqual(latestPerKey(replayed), latestPerKey(original));
+
+    const topics = await admin.listTopics();
+    assert.ok(!topics.some((t) => t.startsWith(`${report.groupId}-`)), 'the replay changelog is deleted');
+    assert.ok(topics.includes(`${report.groupId}.dlq`), 'the replay dead-letter topic is kept: it holds a dead letter');
+    const { groups } = await admin.listGroups();
+    assert.ok(!groups.some((g) => g.groupId === report.groupId), 'the replay group is deleted');
+    cleanups.push(() => admin.deleteTopics({ topics: [target, `${report.groupId}.dlq`] }));
+  });
+
+  it('into its own topic writes nothing that is already there', async () => {
+    const before = await readTopic(kafka, undefined, summaries, { expected: original.length, settleMs: 300 });
+    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--json']);
+    assert.equal(code, 0, stderr);
+    const report = parseReport(stdout);
+    assert.equal(report.recordsRead, events.length);
+    assert.equal(report.dedupe.indexedRecords, original.length);
+    assert.deepEqual(report.outputs.map((o) => [o.topic, o.written, o.duplicates]), [[summaries, 0, original.length]]);
+    const afterwards = await readTopic(kafka, undefined, summaries, { expected: before.length + 1, timeoutMs: 2_000, settleMs: 0 });
+    assert.equal(afterwards.length, before.length, 'no record added');
+    cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
+  });
+
+  after(async () => {
+    await admin.deleteTopics({ topics: [raw, summaries, `${prefix}workflow-summary-fingerprints-changelog`, `${prefix}workflow-summary.dlq`] }).catch(() => undefined);
+  });
+});
