@@ -538,11 +538,16 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
         }
         while (i < messages.length) {
           if (!isRunning() || isStale() || stopping) return;
-          const end = Math.min(i + maxBatchRecords, messages.length);
-          const chunk = messages.slice(i, end);
-          if (!chunk.every((m) => inputDecoder.isPrepared(m.value))) {
-            await prepare(inputDecoder as WireDecoder<unknown>, chunk.map((m) => m.value), heartbeat);
+          const limit = Math.min(i + maxBatchRecords, messages.length);
+          // Records whose schema is known go first; the registry is asked only at the first one
+          // it must answer for (so an outage holds back only records with schemas not seen yet).
+          let end = i;
+          while (end < limit && inputDecoder.isPrepared(messages[end]!.value)) end++;
+          if (end === i) {
+            await prepare(inputDecoder as WireDecoder<unknown>, messages.slice(i, limit).map((m) => m.value), heartbeat);
+            continue;
           }
+          const chunk = messages.slice(i, end);
           // After the last record of the fetched batch comes its transaction marker, if any: skip it too.
           const nextOffset = end === messages.length ? Math.max(Number(batch.lastOffset()), Number(chunk[chunk.length - 1]!.offset)) + 1 : Number(chunk[chunk.length - 1]!.offset) + 1;
           await processChunk(t, batch, chunk, nextOffset);

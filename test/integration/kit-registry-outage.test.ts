@@ -1,0 +1,114 @@
+// A Schema Registry that does not answer is not a bad record: the runner keeps processing records
+// whose schemas it has cached, waits (retrying, heartbeating) at the first record that needs the
+// registry, dead-letters nothing, and goes on when the registry answers again. The outage is a
+// real one: the runner talks to the registry through a TCP-level proxy that drops connections.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Admin, Kafka } from 'kafkajs';
+import { testConnection, uniqueName } from '../support/services.js';
+import { RawWriter, createTopic, event, quietLogger, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
+import { counterProcessor, type Counted } from '../support/kit-processors.js';
+import { resourceEventSchema } from '../../lib/raw-event.js';
+import { runProcessor, type ProcessorHandle } from '../../lib/kit/runner.js';
+
+const connection = testConnection();
+let kafka: Kafka;
+let admin: Admin;
+let registry: SchemaRegistry;
+let proxy: Server;
+let down = false;
+let refused = 0;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  kafka = testKafka(connection);
+  admin = kafka.admin();
+  await admin.connect();
+  registry = testRegistry(connection);
+  const target = new URL(connection.schemaRegistryUrl);
+  proxy = createServer((req, res) => {
+    if (down) {
+      refused++;
+      req.socket.destroy();
+      return;
+    }
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+});
+after(async () => {
+  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  await admin.disconnect();
+  proxy.closeAllConnections();
+  await new Promise((resolve) => proxy.close(resolve));
+});
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
+  const began = Date.now();
+  while (!condition()) {
+    if (Date.now() - began > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('Schema Registry outage', () => {
+  it('retries instead of dead-lettering, keeps using cached schemas, resumes when it answers', async () => {
+    const base = uniqueName('kit-registry');
+    const input = `${base}.raw`;
+    await createTopic(admin, input, 1);
+    const writer = await RawWriter.open(kafka, registry, input);
+    cleanups.push(() => writer.close());
+    // A newer writer schema (one more field): readable as a ResourceEvent, but not yet known to the runner.
+    const v2 = { ...resourceEventSchema, fields: [...resourceEventSchema.fields, { name: 'extra', type: 'string', default: '' }] };
+    const { id: v2Id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject: `${input}-v2-value` });
+
+    const port = (proxy.address() as AddressInfo).port;
+    const path = new URL(connection.schemaRegistryUrl).pathname;
+    const handle: ProcessorHandle = await runProcessor(counterProcessor(), {
+      connection: { ...connection, schemaRegistryUrl: `http://127.0.0.1:${port}${path}` },
+      groupId: `${base}-g`,
+      topics: { input, outputs: { counted: `${base}.counted`, names: `${base}.names` } },
+      logger: quietLogger(base),
+      handleSignals: false,
+      sessionTimeoutMs: 6_000,
+    });
+    cleanups.push(() => handle.stop());
+
+    await writer.write(Array.from({ length: 10 }, (_, i) => event(i, 'wf')));
+    await waitFor('10 records', () => handle.stats().recordsIn >= 10);
+
+    down = true;
+    // Cached schema: goes through. New schema id: waits for the registry.
+    // In one send, so they reach the runner in one batch: the first five must not wait for the others.
+    const cached = await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(writer.schemaId, event(10 + i, 'wf'))));
+    const newer = await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(v2Id, { ...event(15 + i, 'wf'), extra: 'new' })));
+    await writer.writeRaw([...cached, ...newer].map((value) => ({ key: 'wf', value })));
+    await waitFor('the records with a cached schema', () => handle.stats().recordsIn >= 15);
+    await waitFor('a few refused registry calls', () => refused >= 3);
+    assert.equal(handle.stats().recordsIn, 15, 'stops at the record that needs the registry');
+    assert.deepEqual(handle.stats().deadLetters, {}, 'nothing dead-lettered during the outage');
+    assert.equal(handle.ready(), true, 'still a member of the group');
+
+    down = false;
+    await waitFor('the records with the new schema', () => handle.stats().recordsIn >= 20);
+    assert.deepEqual(handle.stats().deadLetters, {});
+    await handle.stop();
+
+    const counted = await readTopic<Counted>(kafka, registry, `${base}.counted`, { expected: 20 });
+    assert.deepEqual(counted.map((c) => c.value!.count).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    const dead = await readTopic(kafka, undefined, `${base}-g.dlq`, { expected: 1, timeoutMs: 1_000, settleMs: 0 });
+    assert.equal(dead.length, 0);
+  });
+});
