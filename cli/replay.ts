@@ -103,7 +103,7 @@ export function summaryLines(report: ReplayReport): string[] {
   lines.push(`  input         ${report.input} from ${report.from} (${ranges || 'no partitions'})`);
   lines.push(`  records read  ${report.recordsRead} of ${report.total} offsets, ${report.recordsPerSecond} records/s${report.ignoredPastGoal > 0 ? ` (${report.ignoredPastGoal} written after the start ignored)` : ''}`);
   for (const o of report.outputs) {
-    const skipped = report.dedupe.enabled && report.dedupe.indexedTopics.includes(o.topic) ? `, ${o.duplicates} already there${o.superseded > 0 ? `, ${o.superseded} superseded` : ''}${o.finalWrites > 0 ? `, ${o.finalWrites} final values` : ''}` : '';
+    const skipped = report.dedupe.enabled && report.dedupe.indexedTopics.includes(o.topic) ? `, ${o.duplicates} already there${o.superseded > 0 ? `, ${o.superseded} superseded (compacted keys)` : ''}${o.finalWrites > 0 ? `, ${o.finalWrites} final values of changed keys` : ''}` : '';
     lines.push(`  output        ${o.output} → ${o.topic}: ${o.written} written${skipped}`);
   }
   const reasons = Object.entries(report.deadLetters.byReason).map(([r, n]) => `${r} ${n}`).join(', ');
@@ -124,11 +124,11 @@ created as the processor would).
 
 No duplicates in topics that already hold outputs: before starting, each target topic that exists is
 read to its end (read_committed) and every record kept as a 16-byte hash of (topic, key, canonical
-JSON of its decoded value); an output whose hash is there is not written again. For a compacted
-target, older values of a key are held back until the replay reproduces the key's current value
-(compaction removed them; writing them would roll the key back). This relies on outputs being a
-deterministic function of the input, and needs memory for about 80 bytes per record in the targets.
-Into new (empty) topics nothing is read. --no-dedupe writes everything. See docs/replay.md.
+JSON of its decoded value); an output whose hash is there is not written again. Into a compacted
+target, nothing is written for keys it already holds while the replay runs (older values would roll
+them back); at the end, keys whose last replayed value differs from the topic's get that value. This
+relies on outputs being a deterministic function of the input, and needs about 80 bytes of memory
+per record in the targets. Into new (empty) topics nothing is read. --no-dedupe writes everything. See docs/replay.md.
 
 The replay runs in its own consumer group (<group>.replay.<time>) with fresh state: its changelog
 starts empty and the state is rebuilt from the replayed input. Afterwards the group and its

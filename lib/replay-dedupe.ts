@@ -6,17 +6,19 @@
 // processor's outputs are a deterministic function of its input records (no wall-clock time, no
 // randomness): the replay reproduces, bit for bit after decoding, what the first run wrote.
 //
-// A compacted target needs one more rule. Compaction removes a record only when a later record
-// with the same key exists, so the replay also produces older values the topic no longer holds.
-// Writing them would put a stale value after the current one and roll the key back. So for each
-// key of a compacted target the index also keeps the hash of its latest value; until the replay
-// has reproduced that latest value, an output for the key that is not in the index is held back
-// (it is history that was compacted away). If the replay ends without reproducing it (the
-// processor's logic changed, or --from skipped the part that produced it), the replay's last
-// output for the key is written at the end, so the topic ends with what the processor says now.
+// A compacted target needs another rule. Compaction removes a record only when a later record
+// with the same key exists, so the replay also produces older values the topic no longer holds;
+// writing them would put a stale value after the current one and roll the key back. And the same
+// value may come twice in a key's history, so "the replay reached the key's current value" cannot
+// be told before the end. So for a key the compacted target already holds, nothing is written
+// while the replay runs: the index keeps the hash of the key's latest value, the replay keeps its
+// own last output for the key, and after the replay the keys whose last output differs from what
+// the topic holds get that output written (the processor's logic changed, or the target was
+// behind). With unchanged logic that is none. Keys the target does not hold are written as the
+// replay goes (their whole history, as the processor would).
 //
-// The index is not changed by what the replay emits: a transaction that aborts and is retried
-// processes its records again and must make the same decisions.
+// Decisions do not depend on what the replay emitted, and the last output of a key is the one of
+// the highest input offset: a transaction that aborts and is retried decides the same again.
 import { createHash } from 'node:crypto';
 
 /** JSON with object keys sorted, bytes as hex, bigints as strings: equal values give equal text. */
@@ -60,7 +62,7 @@ export type Decision =
   | 'emit'
   /** Already in the target. */
   | 'duplicate'
-  /** A compacted key's older value, superseded by what the target holds: not written. */
+  /** A value of a key the compacted target holds: not written now (the key's final value may be, at the end). */
   | 'superseded';
 
 /** What the target topics hold, built by reading them before the replay. */
@@ -104,20 +106,22 @@ export class OutputIndex {
   }
 }
 
-interface Held<T> {
+interface Last<T> {
   at: InputPosition;
-  output: T;
+  topic: string;
+  key: string | null;
+  hash: string;
+  /** Kept only while it differs from the target's latest value. */
+  output: T | undefined;
 }
 
 /**
  * Decides, output by output, what the replay writes. `T` is whatever the caller needs to write
- * a held-back output at the end (the output record).
+ * an output at the end (the output record).
  */
 export class ReplayDedupe<T = unknown> {
-  /** Compacted keys whose latest target value the replay reproduced, and where. */
-  private readonly caughtUp = new Map<string, InputPosition>();
-  /** Compacted keys not caught up: the replay's last output for them. */
-  private readonly last = new Map<string, Held<T> & { topic: string; key: string | null; hash: string }>();
+  /** Keys of compacted targets the target holds: the replay's last output for each. */
+  private readonly last = new Map<string, Last<T>>();
   readonly counts = new Map<string, { emitted: number; duplicate: number; superseded: number }>();
 
   constructor(private readonly index: OutputIndex) {}
@@ -127,12 +131,6 @@ export class ReplayDedupe<T = unknown> {
     if (!c) this.counts.set(topic, (c = { emitted: 0, duplicate: 0, superseded: 0 }));
     if (decision === 'emit') c.emitted++;
     else c[decision]++;
-  }
-
-  /** Whether the key caught up with its latest target value at a record before `at` (or in another partition). */
-  private isCaughtUp(k: string, at: InputPosition): boolean {
-    const c = this.caughtUp.get(k);
-    return c !== undefined && (c.partition !== at.partition || c.offset < at.offset);
   }
 
   decide(topic: string, key: string | null, canonicalValue: string | null, at: InputPosition, output: T): Decision {
@@ -146,29 +144,20 @@ export class ReplayDedupe<T = unknown> {
     const latest = this.index.isCompacted(topic) ? this.index.latestOf(topic, key) : undefined;
     if (latest === undefined) return this.index.has(hash) ? 'duplicate' : 'emit';
     const k = keyOf(topic, key);
-    if (hash === latest) {
-      const previous = this.caughtUp.get(k);
-      if (!previous || (previous.partition === at.partition && at.offset < previous.offset)) this.caughtUp.set(k, at);
-      const held = this.last.get(k);
-      if (held && (held.at.partition !== at.partition || held.at.offset <= at.offset)) this.last.delete(k);
-      return 'duplicate';
+    const previous = this.last.get(k);
+    // A retried (older) record does not replace the output of a newer one of the same partition.
+    if (!previous || previous.at.partition !== at.partition || previous.at.offset <= at.offset) {
+      this.last.set(k, { at, topic, key, hash, output: hash === latest ? undefined : output });
     }
-    if (this.isCaughtUp(k, at)) return this.index.has(hash) ? 'duplicate' : 'emit';
-    // Behind the target's latest value for this key: remember the replay's newest output for it.
-    const held = this.last.get(k);
-    if (!held || held.at.partition !== at.partition || held.at.offset <= at.offset) this.last.set(k, { at, output, topic, key, hash });
     return this.index.has(hash) ? 'duplicate' : 'superseded';
   }
 
-  /**
-   * Outputs to write after the replay: for each compacted key the replay never brought up to the
-   * target's latest value, the replay's last output for it.
-   */
+  /** Keys of compacted targets whose final value the replay changes: its last output for each. */
   finalWrites(): Array<{ topic: string; key: string | null; output: T }> {
     const writes: Array<{ topic: string; key: string | null; output: T }> = [];
-    for (const [k, held] of this.last) {
-      if (this.caughtUp.has(k)) continue;
-      writes.push({ topic: held.topic, key: held.key, output: held.output });
+    for (const entry of this.last.values()) {
+      if (entry.hash === this.index.latestOf(entry.topic, entry.key) || entry.output === undefined) continue;
+      writes.push({ topic: entry.topic, key: entry.key, output: entry.output });
     }
     return writes;
   }

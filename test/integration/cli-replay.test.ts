@@ -5,12 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Admin, Kafka } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
-import { RawWriter, createTopic, quietLogger, readTopic, testKafka, testRegistry, type ReadRecord } from '../support/kit-helpers.js';
+import { RawWriter, createTopic, readTopic, testKafka, testRegistry, type ReadRecord } from '../support/kit-helpers.js';
 import { loadAllWorkflows, rawEventFor, type WorkflowObject } from '../fixtures/workflows.js';
 import { runProcessor } from '../../lib/kit/runner.js';
+import { createLogger } from '../../lib/log.js';
 import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
 import type { ReplayReport } from '../../lib/replay.js';
@@ -95,7 +96,7 @@ describe('kubetrail replay', () => {
       connection,
       groupId: `${prefix}workflow-summary`,
       topics: { input: raw, outputs: { summaries } },
-      logger: quietLogger('cli-replay'),
+      logger: createLogger('cli-replay', 'error'),
       handleSignals: false,
       sessionTimeoutMs: 6_000,
     });
@@ -147,6 +148,30 @@ describe('kubetrail replay', () => {
     const afterwards = await readTopic(kafka, undefined, summaries, { expected: before.length + 1, timeoutMs: 2_000, settleMs: 0 });
     assert.equal(afterwards.length, before.length, 'no record added');
     cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
+  });
+
+  it('into a compacted topic holding only the latest summaries, writes none of the older ones', async () => {
+    // What compaction leaves of the summary topic: the latest value of each key.
+    const compacted = `${prefix}compacted.summary`;
+    await admin.createTopics({ topics: [{ topic: compacted, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+    const latest = new Map<string, ReadRecord>();
+    for (const r of original) latest.set(r.key ?? '', r);
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({ topic: compacted, messages: [...latest.values()].map((r) => ({ key: r.key, value: r.raw })) });
+    await producer.disconnect();
+
+    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--to-topic', `summaries=${compacted}`, '--json']);
+    assert.equal(code, 0, stderr);
+    const report = parseReport(stdout);
+    const [output] = report.outputs;
+    assert.equal(report.dedupe.indexedRecords, latest.size);
+    assert.deepEqual([output?.written, output?.finalWrites], [0, 0]);
+    assert.ok((output?.duplicates ?? 0) >= latest.size, 'the latest summary of every key is already there');
+    assert.equal((output?.duplicates ?? 0) + (output?.superseded ?? 0), original.length, 'every older summary held back');
+    const afterwards = await readTopic(kafka, undefined, compacted, { expected: latest.size + 1, timeoutMs: 2_000, settleMs: 0 });
+    assert.equal(afterwards.length, latest.size, 'no record added');
+    cleanups.push(() => admin.deleteTopics({ topics: [compacted, `${report.groupId}.dlq`] }));
   });
 
   after(async () => {

@@ -1,0 +1,114 @@
+// The pure parts of `topics init` and `schemas check`: the catalog of topics and subjects, how an
+// existing topic is judged, `--schema` arguments and the local explanation of an incompatibility.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCatalog, defaultRawTopic, producerTopicSettings, type CatalogTopic } from '../../lib/catalog.js';
+import { judgeTopic } from '../../cli/topics.js';
+import { explainIncompatibility, schemaArgument } from '../../cli/schemas.js';
+import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
+import { createCompletedFilter } from '../../processors/completed-filter/index.js';
+import { workflowSummarySchema } from '../../schemas/generated/workflow-summary.js';
+
+const producer = producerTopicSettings({ env: {} });
+
+describe('catalog', () => {
+  it('takes the producer\'s defaults and environment', () => {
+    assert.deepEqual(producer, { topic: 'kubetrail.raw', topicPartitions: 3, stateTopic: 'kubetrail.producer.state' });
+    assert.equal(defaultRawTopic, 'kubetrail.raw');
+    assert.equal(producerTopicSettings({ env: { KUBETRAIL_TOPIC_PARTITIONS: '6' } }).topicPartitions, 6);
+  });
+
+  it('lists every topic and subject of the producer and the processors, prefixed', async () => {
+    const catalog = await buildCatalog({ producer, prefix: 'p.', definitions: [createWorkflowSummary(), createCompletedFilter()] });
+    const topics = Object.fromEntries(catalog.topics.map((t) => [t.topic, [t.role, t.partitions, t.compacted]]));
+    assert.deepEqual(topics, {
+      'p.kubetrail.raw': ['raw', 3, false],
+      'p.kubetrail.producer.state': ['producer-state', 1, true],
+      'p.kubetrail.workflows.summary': ['output', 3, true],
+      'p.workflow-summary-fingerprints-changelog': ['changelog', 3, true],
+      'p.workflow-summary.dlq': ['dead-letter', 1, false],
+      'p.kubetrail.workflows.completed': ['output', 3, false],
+      'p.completed-filter-emitted-changelog': ['changelog', 3, true],
+      'p.completed-filter.dlq': ['dead-letter', 1, false],
+    });
+    assert.deepEqual(catalog.subjects.map((s) => s.subject).sort(), [
+      'p.completed-filter-emitted-changelog-value',
+      'p.kubetrail.raw-value',
+      'p.kubetrail.workflows.completed-value',
+      'p.kubetrail.workflows.summary-value',
+      'p.workflow-summary-fingerprints-changelog-value',
+    ]);
+    assert.deepEqual(catalog.processors.map((p) => [p.name, p.groupId, p.topics.input]), [
+      ['completed-filter', 'p.completed-filter', 'p.kubetrail.raw'],
+      ['workflow-summary', 'p.workflow-summary', 'p.kubetrail.raw'],
+    ]);
+  });
+
+  it('follows the producer\'s raw topic and partitions, and only the processors asked for', async () => {
+    const catalog = await buildCatalog({ producer: { ...producer, topic: 'raw2', topicPartitions: 6 }, processors: ['workflow-summary'], definitions: [createWorkflowSummary(), createCompletedFilter()] });
+    assert.equal(catalog.raw.topic, 'raw2');
+    assert.equal(catalog.processors.length, 1);
+    assert.equal(catalog.topics.find((t) => t.role === 'changelog')?.partitions, 6);
+  });
+
+  it('discovers the processors under processors/ when none are given', async () => {
+    const catalog = await buildCatalog({ producer });
+    assert.ok(catalog.processors.some((p) => p.name === 'workflow-summary'));
+    assert.ok(catalog.processors.some((p) => p.name === 'completed-filter'));
+  });
+});
+
+describe('judging an existing topic', () => {
+  const changelog: CatalogTopic = { topic: 'c', role: 'changelog', owner: 'x', partitions: 3, compacted: true, exactPartitions: true };
+  const output: CatalogTopic = { topic: 'o', role: 'output', owner: 'x', partitions: 3, compacted: false, exactPartitions: false };
+  const raw: CatalogTopic = { topic: 'r', role: 'raw', owner: 'producer', partitions: 3, compacted: false, exactPartitions: true };
+
+  it('finds nothing wrong with a topic as declared, nor with a missing one', () => {
+    assert.deepEqual(judgeTopic(changelog, { partitions: 3, cleanupPolicy: 'compact', retentionMs: '604800000' }, -1).problems, []);
+    assert.deepEqual(judgeTopic(changelog, undefined, -1), { entry: changelog, state: undefined, problems: [], warnings: [] });
+  });
+
+  it('fails on a partition count that is part of the contract, warns on one that is not', () => {
+    assert.match(judgeTopic(changelog, { partitions: 2, cleanupPolicy: 'compact', retentionMs: undefined }, -1).problems[0] ?? '', /has 2 partitions, expected 3/);
+    const verdict = judgeTopic(output, { partitions: 2, cleanupPolicy: 'delete', retentionMs: undefined }, -1);
+    assert.deepEqual(verdict.problems, []);
+    assert.match(verdict.warnings[0] ?? '', /has 2 partitions/);
+  });
+
+  it('fails on the wrong cleanup policy either way', () => {
+    assert.match(judgeTopic(changelog, { partitions: 3, cleanupPolicy: 'delete', retentionMs: undefined }, -1).problems[0] ?? '', /expected 'compact'/);
+    assert.match(judgeTopic(output, { partitions: 3, cleanupPolicy: 'compact', retentionMs: undefined }, -1).problems[0] ?? '', /expected 'delete'/);
+    assert.match(judgeTopic(changelog, { partitions: 3, cleanupPolicy: 'compact,delete', retentionMs: undefined }, -1).warnings[0] ?? '', /disappear/);
+  });
+
+  it('warns when the raw topic keeps less than replay needs', () => {
+    const verdict = judgeTopic(raw, { partitions: 3, cleanupPolicy: 'delete', retentionMs: '604800000' }, -1);
+    assert.deepEqual(verdict.problems, []);
+    assert.match(verdict.warnings[0] ?? '', /retention.ms is 604800000 \(168 h\), expected -1/);
+  });
+});
+
+describe('schemas check helpers', () => {
+  it('reads --schema subject=file and rejects what is not a schema', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-schemas-'));
+    const file = join(dir, 's.avsc');
+    writeFileSync(file, JSON.stringify(workflowSummarySchema));
+    const check = schemaArgument(`s-value=${file}`);
+    assert.equal(check.subject, 's-value');
+    assert.deepEqual(JSON.parse(check.schema), workflowSummarySchema);
+    writeFileSync(file, '{"type": "nonsense"}');
+    assert.throws(() => schemaArgument(`s-value=${file}`), /not a valid Avro schema/);
+    assert.throws(() => schemaArgument('no-equals'), /<subject>=<file.avsc>/);
+  });
+
+  it('explains why a new schema cannot read the latest one', () => {
+    const latest = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }] });
+    const added = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }] });
+    const withDefault = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int', default: 0 }] });
+    assert.match(explainIncompatibility(added, latest) ?? '', /cannot read data of the latest/);
+    assert.equal(explainIncompatibility(withDefault, latest), undefined);
+  });
+});
