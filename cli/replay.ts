@@ -10,7 +10,14 @@ import { parseFrom, replay, type ReplayEvent, type ReplayFrom, type ReplayProgre
 import { configFile, connectionOptions, loadConnection } from './connection.js';
 import { catalogOptions, positiveInteger } from './catalog-options.js';
 
-const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s` : `${(ms / 3_600_000).toFixed(1)}h`);
+const seconds = (ms: number) =>
+  ms < 10_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : ms < 60_000
+      ? `${Math.round(ms / 1000)}s`
+      : ms < 3_600_000
+        ? `${Math.floor(ms / 60_000)}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}s`
+        : `${(ms / 3_600_000).toFixed(1)}h`;
 
 /** `output=topic` pairs of --to-topic, collected. */
 function outputTopicPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -46,7 +53,7 @@ export class ProgressView {
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.out,
-          format: `${this.label} [{bar}] {percentage}% | {value}/{total} records | {rate}/s | ETA {eta_formatted}`,
+          format: `${this.label} [{bar}] {percentage}% | {value}/{total} records | {rate}/s | ETA {eta}`,
           etaBuffer: 20,
           hideCursor: true,
           clearOnComplete: false,
@@ -54,7 +61,7 @@ export class ProgressView {
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(total, 0, { rate: 0 });
+      this.bar.start(total, 0, { rate: 0, eta: '?' });
     }
   }
 
@@ -62,17 +69,20 @@ export class ProgressView {
     return p.elapsedMs > 0 ? Math.round((p.done / p.elapsedMs) * 1000) : 0;
   }
 
-  static line(label: string, p: ReplayProgress): string {
+  static eta(p: ReplayProgress): string {
     const rate = ProgressView.rate(p);
+    return p.done >= p.total ? '0s' : rate > 0 ? seconds(((p.total - p.done) / rate) * 1000) : '?';
+  }
+
+  static line(label: string, p: ReplayProgress): string {
     const percent = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
-    const eta = rate > 0 ? seconds(((p.total - p.done) / rate) * 1000) : '?';
-    return `${label}: ${p.done}/${p.total} records (${percent}%), ${rate}/s, ETA ${eta}`;
+    return `${label}: ${p.done}/${p.total} records (${percent}%), ${ProgressView.rate(p)}/s, ETA ${ProgressView.eta(p)}`;
   }
 
   update(p: ReplayProgress) {
     this.lastProgress = p;
     if (this.bar) {
-      this.bar.update(p.done, { rate: ProgressView.rate(p) });
+      this.bar.update(p.done, { rate: ProgressView.rate(p), eta: ProgressView.eta(p) });
       return;
     }
     if (Date.now() - this.lastLine >= this.intervalMs) {
@@ -98,7 +108,7 @@ export class ProgressView {
 
 export function summaryLines(report: ReplayReport): string[] {
   const lines: string[] = [];
-  lines.push(`replay of ${report.processor} ${report.interrupted ? 'INTERRUPTED' : 'done'} in ${seconds(report.durationMs)}`);
+  lines.push(`replay of ${report.processor} ${report.interrupted ? 'INTERRUPTED' : 'done'} in ${seconds(report.durationMs)} (processing ${seconds(report.processingMs)})`);
   const ranges = report.ranges.map((r) => `${r.partition}:${r.start}→${r.goal}`).join(' ');
   lines.push(`  input         ${report.input} from ${report.from} (${ranges || 'no partitions'})`);
   lines.push(`  records read  ${report.recordsRead} of ${report.total} offsets, ${report.recordsPerSecond} records/s${report.ignoredPastGoal > 0 ? ` (${report.ignoredPastGoal} written after the start ignored)` : ''}`);

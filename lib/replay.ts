@@ -57,6 +57,7 @@ export interface ReplayProgress {
   done: number;
   total: number;
   recordsIn: number;
+  /** Since the processor started. */
   elapsedMs: number;
 }
 
@@ -116,8 +117,12 @@ export interface ReplayReport {
   ignoredPastGoal: number;
   outputs: OutputReport[];
   deadLetters: { topic: string; count: number; byReason: RunnerStats['deadLetters'] };
+  /** Target topics that existed and were read before the replay, and how many records they held. */
   dedupe: { enabled: boolean; indexedRecords: number; indexedTopics: string[] };
   durationMs: number;
+  /** From the start of the processor to the last partition reaching its goal. */
+  processingMs: number;
+  /** Records read per second of processing. */
   recordsPerSecond: number;
   interrupted: boolean;
   kept: string[];
@@ -168,11 +173,11 @@ async function buildIndex(
   targets: Array<{ topic: string; schema: AvroSchema; type: avro.Type }>,
   onEvent: (event: ReplayEvent) => void,
   cancelled: () => boolean,
-): Promise<OutputIndex> {
+): Promise<{ index: OutputIndex; topics: string[] }> {
   const index = new OutputIndex();
   const existing = new Set(await admin.listTopics());
   const present = targets.filter((t) => existing.has(t.topic));
-  if (present.length === 0) return index;
+  if (present.length === 0) return { index, topics: [] };
   onEvent({ type: 'index-start', topics: present.map((t) => t.topic) });
   const policies = await topicPolicies(admin, present.map((t) => t.topic));
   const registry = createRegistry(connection);
@@ -232,7 +237,7 @@ async function buildIndex(
   } finally {
     await reader.close();
   }
-  return index;
+  return { index, topics: present.map((t) => t.topic) };
 }
 
 /** The replay's starting offset of each partition, within what the topic holds. */
@@ -273,6 +278,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     deadLetters: { topic: topics.deadLetter, count: 0, byReason: {} },
     dedupe: { enabled: dedupeEnabled, indexedRecords: 0, indexedTopics: [] },
     durationMs: 0,
+    processingMs: 0,
     recordsPerSecond: 0,
     interrupted: false,
     kept: [],
@@ -324,9 +330,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     if (dedupeEnabled) {
       const distinct = new Map<string, { topic: string; schema: AvroSchema; type: avro.Type }>();
       for (const t of outputTypes.values()) if (!distinct.has(t.topic)) distinct.set(t.topic, t);
-      index = await buildIndex(kafka, admin, connection, [...distinct.values()], onEvent, cancelled);
+      const built = await buildIndex(kafka, admin, connection, [...distinct.values()], onEvent, cancelled);
+      index = built.index;
       report.dedupe.indexedRecords = index.records;
-      report.dedupe.indexedTopics = [...distinct.keys()];
+      report.dedupe.indexedTopics = built.topics;
     }
     if (cancelled()) {
       report.interrupted = true;
@@ -377,6 +384,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       maxBatchRecords: options.maxBatchRecords,
     });
     onEvent({ type: 'started' });
+    const processingBegan = Date.now();
 
     // Progress: the group's committed offsets against the goals.
     const finished = new Set<number>(ranges.filter((r) => r.start >= r.goal).map((r) => r.partition));
@@ -400,7 +408,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
           done += finished.has(r.partition) ? r.goal - r.start : Math.max(0, Math.min(committed, r.goal) - r.start);
         }
         const stats = handle.stats();
-        onEvent({ type: 'progress', progress: { done, total, recordsIn: stats.recordsIn, elapsedMs: Date.now() - began } });
+        onEvent({ type: 'progress', progress: { done, total, recordsIn: stats.recordsIn, elapsedMs: Date.now() - processingBegan } });
         if (finished.size === ranges.length) break;
 
         // A partition can stop short of its goal when what is left there is only transaction
@@ -425,6 +433,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       await rangeReader.close();
     }
 
+    report.processingMs = Date.now() - processingBegan;
     await handle.stop();
     const stats = handle.stats();
     handle = undefined;
@@ -452,7 +461,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       await admin.disconnect();
     }
     report.durationMs = Date.now() - began;
-    report.recordsPerSecond = report.durationMs > 0 ? Math.round((report.recordsRead / report.durationMs) * 1000) : 0;
+    report.recordsPerSecond = report.processingMs > 0 ? Math.round((report.recordsRead / report.processingMs) * 1000) : 0;
   }
   return report;
 }

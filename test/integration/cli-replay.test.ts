@@ -174,6 +174,35 @@ describe('kubetrail replay', () => {
     cleanups.push(() => admin.deleteTopics({ topics: [compacted, `${report.groupId}.dlq`] }));
   });
 
+  it('--from a time replays from there, and ends although the input ends with an aborted transaction', async () => {
+    const input = `${prefix}other.raw`;
+    await createTopic(admin, input, 1);
+    const writer = await RawWriter.open(kafka, registry, input);
+    const fixtures = loadAllWorkflows().slice(0, 20);
+    await writer.write(fixtures.slice(0, 10).map(({ object }) => rawEventFor(object, 'ADDED')));
+    await new Promise((r) => setTimeout(r, 50));
+    const from = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 50));
+    await writer.write(fixtures.slice(10).map(({ object }) => rawEventFor(object, 'ADDED')));
+    await writer.close();
+    // The partition ends with records of an aborted transaction and its marker: nothing to commit past.
+    const producer = kafka.producer({ transactionalId: `${prefix}aborter`, maxInFlightRequests: 1, idempotent: true });
+    await producer.connect();
+    const transaction = await producer.transaction();
+    await transaction.send({ topic: input, messages: [{ key: 'x', value: await registry.encode(writer.schemaId, rawEventFor(fixtures[0]!.object, 'MODIFIED')) }] });
+    await transaction.abort();
+    await producer.disconnect();
+
+    const target = `${prefix}other.summary`;
+    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--input-topic', input, '--to-topic', `summaries=${target}`, '--from', from, '--json']);
+    assert.equal(code, 0, stderr);
+    const report = parseReport(stdout);
+    assert.equal(report.recordsRead, 10, 'the records written after --from');
+    assert.equal(report.outputs[0]?.written, 10);
+    assert.deepEqual(report.ranges.map((r) => r.goal - r.start), [12], '10 records, then an aborted record and its marker');
+    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
+  });
+
   after(async () => {
     await admin.deleteTopics({ topics: [raw, summaries, `${prefix}workflow-summary-fingerprints-changelog`, `${prefix}workflow-summary.dlq`] }).catch(() => undefined);
   });

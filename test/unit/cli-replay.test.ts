@@ -122,12 +122,14 @@ describe('names and output', () => {
       outputs: [{ output: 'summaries', topic: 'kubetrail.workflows.summary', written: 2, duplicates: 5, superseded: 1, finalWrites: 0 }],
       deadLetters: { topic: 'workflow-summary.replay.x.dlq', count: 1, byReason: { 'process-error': 1 } },
       dedupe: { enabled: true, indexedRecords: 5, indexedTopics: ['kubetrail.workflows.summary'] },
-      durationMs: 3000,
+      durationMs: 4000,
+      processingMs: 3000,
       recordsPerSecond: 3,
       interrupted: false,
       kept: ['workflow-summary.replay.x.dlq'],
       deleted: ['group workflow-summary.replay.x'],
     }).join('\n');
+    assert.match(lines, /done in 4.0s \(processing 3.0s\)/);
     assert.match(lines, /records read +9 of 10 offsets, 3 records\/s/);
     assert.match(lines, /summaries → kubetrail.workflows.summary: 2 written, 5 already there, 1 superseded \(compacted keys\)/);
     assert.match(lines, /dead letters +1 → workflow-summary.replay.x.dlq \(process-error 1\)/);
