@@ -49,7 +49,15 @@ export function outputHash(topic: string, key: string | null, canonicalValue: st
     .toString('latin1');
 }
 
-const keyOf = (topic: string, key: string | null) => `${topic}\0${key === null ? '\u0001' : key}`;
+/** 16 bytes of SHA-256 of (topic, key): the index's key of a record key, as compact as a hash. */
+const keyOf = (topic: string, key: string | null) =>
+  createHash('sha256')
+    .update(topic)
+    .update('\0')
+    .update(key === null ? '\u0001' : `k${key}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('latin1');
 
 /** Where an output comes from: its input record. */
 export interface InputPosition {
