@@ -1,0 +1,98 @@
+// One processor instance (lib/kit/runner.ts runProcessor) in its own process, for the benchmarks.
+// BENCH_SPEC = {processor, mode, groupId, topics, expect?, ...}. Prints JSON lines on stdout:
+//   {"event":"ready"}                once joined the group
+//   {"event":"progress", ...}        every second: records in, out
+//   {"event":"done", ...}            when `expect` input records are processed (if given):
+//                                    first-ready time, done time, stats, CPU and memory
+//   {"event":"stopped", ...}         after SIGTERM, with the final stats
+import { pino } from 'pino';
+import { connectionSchema } from '../../lib/config.js';
+import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';
+import { loadProcessor } from '../../lib/kit/discovery.js';
+import { installSplitSends } from '../lib/split-sends.js';
+
+interface Spec {
+  processor: string;
+  mode: DeliveryMode;
+  groupId: string;
+  topics: TopicOverrides;
+  /** Report "done" after this many input records. */
+  expect?: number;
+  maxBatchRecords?: number;
+  concurrency?: number;
+  /** Stop by itself after "done" (otherwise waits for SIGTERM). */
+  exitWhenDone?: boolean;
+  /** Give up after this long (bounded run). */
+  timeoutMs?: number;
+  /** Split output sends under the broker's batch limit (bench/lib/split-sends.ts: the proposed runner fix). */
+  splitSends?: boolean;
+}
+
+const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
+const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`);
+
+if (spec.splitSends) installSplitSends();
+const definition = await loadProcessor(spec.processor);
+const connection = connectionSchema.parse({
+  kafkaBrokers: process.env.KAFKA_BROKERS,
+  schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL,
+  kafkaClientId: `bench-${spec.processor}-${process.pid}`,
+});
+const logger = pino({ name: spec.processor, level: process.env.LOG_LEVEL ?? 'warn', base: { pid: process.pid } }, pino.destination(2));
+
+const started = Date.now();
+const handle = await runProcessor(definition, {
+  connection,
+  logger,
+  groupId: spec.groupId,
+  mode: spec.mode,
+  topics: spec.topics,
+  maxBatchRecords: spec.maxBatchRecords,
+  concurrency: spec.concurrency,
+  handleSignals: true,
+  sessionTimeoutMs: 10_000,
+});
+
+let readyAt: number | undefined;
+/** Monotonic µs, the clock of V8's CPU profiles (to cut a profile to the processing span). */
+let readyHrUs: number | undefined;
+let doneSent = false;
+let maxRss = 0;
+const cpuStart = process.cpuUsage();
+const timeout = setTimeout(() => {
+  say({ event: 'timeout', stats: handle.stats() });
+  void handle.stop().then(() => process.exit(2));
+}, spec.timeoutMs ?? 900_000);
+
+let lastProgress = 0;
+const poll = setInterval(() => {
+  const now = Date.now();
+  maxRss = Math.max(maxRss, process.memoryUsage.rss());
+  if (readyAt === undefined && handle.ready()) {
+    readyAt = now;
+    readyHrUs = Number(process.hrtime.bigint() / 1000n);
+    say({ event: 'ready', pid: process.pid, startupMs: now - started, readyHrUs });
+  }
+  const stats = handle.stats();
+  if (now - lastProgress >= 1000) {
+    lastProgress = now;
+    say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits });
+  }
+  if (!doneSent && spec.expect !== undefined && stats.recordsIn >= spec.expect) {
+    doneSent = true;
+    const cpu = process.cpuUsage(cpuStart);
+    say({ event: 'done', readyAt, doneAt: now, readyHrUs, doneHrUs: Number(process.hrtime.bigint() / 1000n), stats, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRss });
+    if (spec.exitWhenDone) void handle.stop();
+  }
+}, 10);
+
+try {
+  await handle.done;
+  clearInterval(poll);
+  clearTimeout(timeout);
+  say({ event: 'stopped', stats: handle.stats(), maxRss });
+  process.exit(0);
+} catch (error) {
+  say({ event: 'failed', error: (error as Error).message });
+  process.exit(1);
+}

@@ -1,0 +1,217 @@
+// The results as Markdown tables (bench/results/latest.md, and the results section of
+// BENCHMARKS.md after a complete run).
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+type Any = any;
+
+const fmt = (value: unknown, digits = 0): string => {
+  if (value === null || value === undefined) return '–';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return '–';
+    return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+  return String(value);
+};
+
+function table(header: string[], rows: unknown[][]): string {
+  const line = (cells: unknown[]) => `| ${cells.map((c) => String(c)).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+const failed = (section: Any) => (section?.error ? `\n**Failed:** \`${String(section.error).split('\n')[0]}\`\n` : '');
+
+export function renderMarkdown(results: Record<string, unknown>): string {
+  const r = results as Any;
+  const meta = r.meta;
+  const out: string[] = [];
+  out.push(
+    `Run \`${meta.runId}\` on ${meta.startedAt.slice(0, 16).replace('T', ' ')} UTC — ${meta.quick ? '**--quick** (smoke sizes, not for quoting)' : meta.full ? '--full' : 'default sizes'}; ` +
+      `Node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), load average ${meta.loadAverageAtStart?.join(' / ')} at start and ${meta.loadAverageAtEnd?.join(' / ')} at the end; ${meta.seconds} s in all.`,
+  );
+
+  const tp = r.throughput;
+  if (tp) {
+    out.push('\n### 1. Processor throughput\n');
+    out.push(failed(tp));
+    if (tp.variants) {
+      out.push(
+        `${fmt(tp.events)} raw events, ${fmt(tp.valueBytes / 1e6, 0)} MB of record values (mean ${fmt(tp.meanValueBytes / 1000, 1)} kB), ` +
+          `${tp.partitions} partitions, ${tp.compression}; median of ${tp.repeats} interleaved repeat(s). MB/s counts uncompressed input record values. ` +
+          `Writing the topic with kafkajs (gzip): ${fmt(tp.fill.recordsPerSec)} records/s, ${fmt(tp.fill.mbPerSec, 1)} MB/s.\n`,
+      );
+      out.push(
+        table(
+          ['pass', 'records/s (median)', 'best', 'MB/s', 'CPU µs/record', 'records out', 'vs bare pipe (same mode)', 'vs kafkajs read', 'vs Kafka consumer', 'vs Kafka producer'],
+          tp.variants.map((v: Any) => {
+            const ratio = tp.ratios.find((x: Any) => x.variant === v.name);
+            return [
+              v.name + (v.splitSends ? ' ¹' : ''),
+              fmt(v.medianRecordsPerSec),
+              fmt(v.bestRecordsPerSec),
+              fmt(v.medianMbPerSec, 1),
+              fmt(v.cpuUsPerRecord),
+              fmt(v.recordsOut),
+              ratio ? fmt(ratio.vsBare, 2) : '',
+              ratio ? fmt(ratio.vsKafkajsRead, 2) : '',
+              ratio ? fmt(ratio.vsKafkaConsumer, 2) : '',
+              ratio ? fmt(ratio.vsKafkaProducer, 2) : '',
+            ];
+          }),
+        ),
+      );
+      if (tp.variants.some((v: Any) => v.splitSends)) {
+        out.push(
+          '\n¹ With output sends split under the broker\'s 1 MB batch limit (bench/lib/split-sends.ts); without it completed-filter fails on objects of real size (see the findings).',
+        );
+      }
+    }
+  }
+
+  const lat = r.latency;
+  if (lat) {
+    out.push('\n### 2. End-to-end latency (API server write → summary readable, read_committed)\n');
+    out.push(failed(lat));
+    if (lat.steady) {
+      out.push(`${lat.deployment}. ${lat.workflows} workflows, mean object ${fmt(lat.meanObjectBytes / 1000, 1)} kB. "producer → summary" starts when the producer saw the change (source.observedAt).\n`);
+      const row = (label: string, x: Any) => [
+        label,
+        fmt(x.targetPerSec),
+        fmt(x.writtenPerSec, 1),
+        `${fmt(x.received)}/${fmt(x.written)}`,
+        fmt(x.latencyMs.p50),
+        fmt(x.latencyMs.p95),
+        fmt(x.latencyMs.p99),
+        fmt(x.pipelineMs.p50),
+        fmt(x.pipelineMs.p99),
+        fmt(x.writeMs.p50),
+        x.keepsUp ? 'yes' : 'no',
+      ];
+      out.push(
+        table(
+          ['run', 'target/s', 'written/s', 'summaries', 'p50 ms', 'p95 ms', 'p99 ms', 'producer→summary p50', 'producer→summary p99', 'API write p50 ms', 'keeps up'],
+          [row('steady', lat.steady), ...lat.steps.map((s: Any) => row('step', s))],
+        ),
+      );
+      out.push(`\nHighest rate that keeps up: ${lat.highestKeepingUp ? `${fmt(lat.highestKeepingUp.targetPerSec)} changes/s` : 'none of the steps'}.`);
+    }
+  }
+
+  const pr = r.producer;
+  if (pr) {
+    out.push('\n### 3. Producer\n');
+    out.push(failed(pr));
+    if (pr.rates) {
+      out.push(`${pr.deployment}. ${fmt(pr.workflows)} workflows of ${fmt(pr.meanObjectBytes / 1000, 1)} kB.${pr.note ? ` ${pr.note}.` : ''}\n`);
+      out.push(
+        table(
+          ['what', 'producer', 'reference'],
+          [
+            ['ADDED (creates) published/s', fmt(pr.rates.addedPerSec, 1), `API server creates: ${fmt(pr.apiServer.createsPerSec, 1)}/s`],
+            ['MODIFIED (status changes) published/s', fmt(pr.rates.modifiedPerSec, 1), `API server writes: ${fmt(pr.apiServer.writesPerSec, 1)}/s; all published ${fmt(pr.rates.modifiedLagAfterLastWriteMs)} ms after the last write`],
+            ['READ (first-start list) published/s', `${fmt(pr.rates.relistReadPerSec, 1)} (${fmt(pr.rates.relistMbPerSec, 1)} MB/s)`, 'no API server write in the way'],
+          ],
+        ),
+      );
+      const m = pr.memory;
+      out.push('\n');
+      out.push(
+        table(
+          ['memory', 'RSS MB', 'heap MB'],
+          [
+            ['producer, watching nothing', fmt(m.baseline.rssMb), fmt(m.baseline.heapMb)],
+            ['producer, peak while the workflows were created', fmt(m.duringCreates.rssMb), fmt(m.duringCreates.heapMb)],
+            ['producer, peak during the status changes', fmt(m.duringChanges.rssMb), fmt(m.duringChanges.heapMb)],
+            ['producer, peak during a first-start list of all of them', fmt(m.duringRelist.rssMb), fmt(m.duringRelist.heapMb)],
+            [
+              `informer-style cache: the ${fmt(m.informerCache.objects)} objects parsed in a Map (${fmt(m.informerCache.objectsJsonMb)} MB of JSON)`,
+              fmt(m.informerCache.rssMb),
+              `${fmt(m.informerCache.heapAfterGcMb)} (${fmt(m.informerCache.heldHeapMb)} held by the objects)`,
+            ],
+          ],
+        ),
+      );
+    }
+  }
+
+  const rp = r.replay;
+  if (rp) {
+    out.push('\n### 4. Replay (rebuild the summary topic from the raw topic)\n');
+    out.push(failed(rp));
+    if (rp.runProcessor) {
+      const rows: unknown[][] = [];
+      if (rp.cli?.runs) {
+        rows.push(['`kubetrail replay workflow-summary` (child process)', fmt(rp.cli.medianWallSeconds, 1), fmt(rp.cli.medianWallRecordsPerSec), fmt(rp.cli.medianReportedRecordsPerSec)]);
+      }
+      rows.push(['runProcessor, fresh group (child process)', fmt(rp.runProcessor.medianWallSeconds, 1), fmt(rp.events / rp.runProcessor.medianWallSeconds), fmt(rp.runProcessor.medianRecordsPerSec)]);
+      out.push(`${fmt(rp.events)} raw events. Wall time from spawn to the end; "processing" rate as each reports it (the CLI's report; the bench's join-to-last-record timing).\n`);
+      out.push(table(['run', 'wall s', 'records/s (wall)', 'records/s (processing)'], rows));
+      if (rp.ratioCliReportedToRunProcessor !== null) out.push(`\nThe CLI's reported rate / the bench's runProcessor rate: ${fmt(rp.ratioCliReportedToRunProcessor, 2)}.`);
+      else out.push(`\n${rp.cli?.missing ?? ''}`);
+    }
+  }
+
+  const sc = r.scaling;
+  if (sc) {
+    out.push('\n### 5. Scaling (instances in one group, 4 partitions)\n');
+    out.push(failed(sc));
+    if (sc.instances) {
+      out.push(`${fmt(sc.events)} raw events; ${sc.processor}; timed from the first instance joining to the group's offsets at the end.\n`);
+      out.push(
+        table(
+          ['instances', 'records/s', 'MB/s', 'speed-up', 'records per instance (last run)', 'join spread s'],
+          sc.instances.map((x: Any) => [x.instances, fmt(x.medianRecordsPerSec), fmt(x.medianMbPerSec, 1), fmt(x.speedup, 2), x.runs.at(-1)?.perInstance.join(' / '), fmt(x.runs.at(-1)?.joinSpreadSeconds, 1)]),
+        ),
+      );
+    }
+  }
+
+  const pf = r.profile;
+  if (pf) {
+    out.push('\n### 6. Profile\n');
+    out.push(failed(pf));
+    if (pf.micro) {
+      out.push(`Per-record cost of each step, in one process, over ${pf.micro.records} workload records (mean ${fmt(pf.micro.meanValueBytes / 1000, 1)} kB):\n`);
+      out.push(table(['step', 'µs/record', 'MB/s'], pf.micro.steps.map((s: Any) => [s.step, fmt(s.usPerRecord, 1), fmt(s.mbPerSec, 1)])));
+    }
+    if (pf.cpuProfile?.categories) {
+      const c = pf.cpuProfile;
+      out.push(
+        `\nCPU profile (node --cpu-prof) of ${c.processor} over ${fmt(c.events)} events (${fmt(c.recordsPerSecWhileProfiled)} records/s while profiled), from joining to the last record: ` +
+          `${fmt(c.busyMs)} ms busy, ${fmt(c.idleShare * 100)}% idle (waiting on Kafka). Main thread only: gunzip runs on libuv's thread pool.\n`,
+      );
+      out.push(table(['category (self time)', 'ms', 'share of busy'], c.categories.map((x: Any) => [x.name, fmt(x.ms), `${fmt(x.shareOfBusy * 100, 1)}%`])));
+      out.push('\n');
+      out.push(table(['function (self time)', 'ms', 'share of busy'], c.topFunctions.slice(0, 12).map((x: Any) => [`\`${x.name}\``, fmt(x.ms), `${fmt(x.shareOfBusy * 100, 1)}%`])));
+    }
+    if (pf.compression) {
+      const c = pf.compression;
+      out.push(`\nRaw topic compression, ${fmt(c.events)} events (${fmt(c.valueMb)} MB of values):\n`);
+      out.push(
+        table(
+          ['', 'none', 'gzip'],
+          [
+            ['write with kafkajs, MB/s', fmt(c.write.none.mbPerSec, 1), fmt(c.write.gzip.mbPerSec, 1)],
+            ['on the broker\'s disk, MB', fmt(c.diskMb.none), `${fmt(c.diskMb.gzip)} (÷${fmt(c.diskMb.ratio, 1)})`],
+            ['workflow-summary reading it, records/s', fmt(c.summaryProcessorRead.none.medianRecordsPerSec), fmt(c.summaryProcessorRead.gzip.medianRecordsPerSec)],
+            ['… CPU µs/record (processor process)', fmt(c.summaryProcessorRead.none.cpuUsPerRecord), fmt(c.summaryProcessorRead.gzip.cpuUsPerRecord)],
+            ['… input records per transaction', fmt(c.summaryProcessorRead.none.recordsPerTransaction), fmt(c.summaryProcessorRead.gzip.recordsPerTransaction)],
+          ],
+        ),
+      );
+    }
+    if (pf.transactions) {
+      const t = pf.transactions;
+      out.push('\nTransaction size (workflow-summary, exactly-once, gzip topic):\n');
+      out.push(
+        table(
+          ['maxBatchRecords', 'records per transaction', 'records/s', 'CPU µs/record'],
+          [
+            ['500 (default)', fmt(t.default.recordsPerTransaction), fmt(t.default.medianRecordsPerSec), fmt(t.default.cpuUsPerRecord)],
+            ['25', fmt(t.maxBatchRecords25.recordsPerTransaction), fmt(t.maxBatchRecords25.medianRecordsPerSec), fmt(t.maxBatchRecords25.cpuUsPerRecord)],
+          ],
+        ),
+      );
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,116 @@
+// 4. Replay: the time and records/s to rebuild the summary topic from the raw events.
+// `kubetrail replay workflow-summary` (cli/replay.ts) runs as a child process over the raw topic
+// into a new topic (--to-topic, --no-dedupe: nothing to skip in a new topic) and prints its
+// report (--json); it is timed from spawn to exit (what a user waits) and its own reported rate is
+// kept. Side by side, the measurement it is compared with: runProcessor (bench/children/
+// processor.ts) with a fresh group over the same raw topic, timed from joining the group to the
+// last record (and from spawn, for the same wall-clock view). Alternated, repeats as throughput.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchContext } from './lib/context.js';
+import { repoRoot } from './lib/context.js';
+import { sharedRaw } from './lib/raw.js';
+import { median, round } from './lib/stats.js';
+import type { TemplateSet } from './lib/workload.js';
+import { runPass } from './throughput.js';
+
+interface ReplayRun {
+  wallSeconds: number;
+  wallRecordsPerSec: number;
+  reportedRecordsPerSec: number;
+  reportedProcessingMs: number;
+  reportedDurationMs: number;
+  recordsRead: number;
+}
+
+async function runReplayCli(ctx: BenchContext, input: string, output: string, timeoutMs: number): Promise<ReplayRun> {
+  const args = [
+    '--import',
+    'tsx',
+    join(repoRoot, 'cli', 'main.ts'),
+    'replay',
+    'workflow-summary',
+    '--input-topic',
+    input,
+    '--to-topic',
+    `summaries=${output}`,
+    '--no-dedupe',
+    '--json',
+    '--topic-prefix',
+    `bench.${ctx.runId}.`,
+  ];
+  const began = Date.now();
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env: ctx.childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  const wallMs = Date.now() - began;
+  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (code !== 0 || !line) throw new Error(`kubetrail replay exited ${code}:\n${stdout.slice(-1000)}\n${stderr.slice(-2000)}`);
+  const report = JSON.parse(line) as { recordsPerSecond: number; processingMs: number; durationMs: number; recordsRead: number };
+  return {
+    wallSeconds: wallMs / 1000,
+    wallRecordsPerSec: report.recordsRead / (wallMs / 1000),
+    reportedRecordsPerSec: report.recordsPerSecond,
+    reportedProcessingMs: report.processingMs,
+    reportedDurationMs: report.durationMs,
+    recordsRead: report.recordsRead,
+  };
+}
+
+export async function replayBench(ctx: BenchContext, templates: TemplateSet): Promise<Record<string, unknown>> {
+  const raw = await sharedRaw(ctx, templates);
+  const repeats = ctx.options.quick ? 1 : 2;
+  const timeoutMs = Math.max(180_000, (raw.events / 30) * 1000);
+  const cliExists = existsSync(join(repoRoot, 'cli', 'replay.ts'));
+  const cliRuns: ReplayRun[] = [];
+  const kitRuns: Array<{ recordsPerSec: number; seconds: number; wallSeconds: number }> = [];
+  for (let r = 0; r < repeats; r++) {
+    if (cliExists) {
+      const run = await runReplayCli(ctx, raw.topic, ctx.topic(`replay.cli.${r}`), timeoutMs);
+      cliRuns.push(run);
+      ctx.log(
+        `replay: kubetrail replay read ${run.recordsRead} records in ${run.wallSeconds.toFixed(1)} s wall (${run.wallRecordsPerSec.toFixed(0)}/s); ` +
+          `it reports ${run.reportedRecordsPerSec}/s over ${(run.reportedProcessingMs / 1000).toFixed(1)} s of processing`,
+      );
+    }
+    const spawned = Date.now();
+    const pass = await runPass(ctx, { name: 'replay reference', kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' }, raw.topic, raw.events, raw.valueBytes, {
+      label: `replay.kit.${r}`,
+      timeoutMs,
+    });
+    const wallSeconds = ((pass.done.doneAt as number) - spawned) / 1000;
+    kitRuns.push({ recordsPerSec: pass.recordsPerSec, seconds: pass.seconds, wallSeconds });
+    ctx.log(`replay: runProcessor with a fresh group: ${pass.recordsPerSec.toFixed(0)}/s (${pass.seconds.toFixed(1)} s from joining; ${wallSeconds.toFixed(1)} s from spawn)`);
+  }
+  const kitRate = median(kitRuns.map((k) => k.recordsPerSec));
+  const cliReported = median(cliRuns.map((c) => c.reportedRecordsPerSec));
+  return {
+    events: raw.events,
+    inputTopic: 'the throughput raw topic (gzip, 3 partitions)',
+    cli: cliExists
+      ? {
+          command: 'kubetrail replay workflow-summary --input-topic <raw> --to-topic summaries=<new> --no-dedupe --json',
+          runs: cliRuns.map((c) => ({ ...c, wallSeconds: round(c.wallSeconds, 2), wallRecordsPerSec: round(c.wallRecordsPerSec) })),
+          medianWallSeconds: round(median(cliRuns.map((c) => c.wallSeconds)), 2),
+          medianReportedRecordsPerSec: cliReported,
+          medianWallRecordsPerSec: round(median(cliRuns.map((c) => c.wallRecordsPerSec))),
+        }
+      : { missing: 'cli/replay.ts does not exist in this checkout' },
+    runProcessor: {
+      runs: kitRuns.map((k) => ({ recordsPerSec: round(k.recordsPerSec), seconds: round(k.seconds, 2), wallSeconds: round(k.wallSeconds, 2) })),
+      medianRecordsPerSec: round(kitRate),
+      medianWallSeconds: round(median(kitRuns.map((k) => k.wallSeconds)), 2),
+    },
+    ratioCliReportedToRunProcessor: cliExists ? round(cliReported / kitRate, 2) : null,
+  };
+}

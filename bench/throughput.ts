@@ -1,0 +1,200 @@
+// 1. Processor throughput. One raw topic (3 partitions, the producer's default; gzip, the
+// producer's default compression) holds N raw events of real Argo sizes (bench/lib/workload.ts).
+// Each pass reads all of it with a fresh consumer group, in its own child process, and is timed
+// from the moment it joined the group to the moment its N-th input record was committed:
+//   - workflow-summary and completed-filter (lib/kit/runner.ts), exactly-once and at-least-once
+//   - (a) a bare kafkajs consume-and-produce of the same bytes, no decoding (children/bare-pipe.ts)
+//   - (b) Kafka's ConsumerPerformance over the same topic and ProducerPerformance writing the
+//     same objects to a new topic: the machine's ceiling for reading and for writing
+// The passes are interleaved, repeat after repeat, so background load spreads over all of them;
+// each figure is the median of the repeats (best also kept), and ratios are of medians.
+import type { BenchContext } from './lib/context.js';
+import { fillTopic, type FillResult } from './lib/fill.js';
+import { consumerPerformance, producerPerformance } from './lib/kafka-tools.js';
+import { best, median, round } from './lib/stats.js';
+import { workloadEvents, type TemplateSet } from './lib/workload.js';
+
+export interface PassResult {
+  recordsPerSec: number;
+  mbPerSec: number;
+  seconds: number;
+  cpuMs?: number;
+  maxRssMb?: number;
+  recordsOut?: number;
+}
+
+export interface Variant {
+  name: string;
+  kind: 'processor' | 'bare' | 'kafka-tool';
+  mode?: string;
+  runs: PassResult[];
+  medianRecordsPerSec: number;
+  bestRecordsPerSec: number;
+  medianMbPerSec: number;
+  /** CPU time per input record (user + system, child process), median. */
+  cpuUsPerRecord?: number;
+  recordsOut?: number;
+  splitSends?: boolean;
+}
+
+export interface ThroughputResult {
+  events: number;
+  valueBytes: number;
+  meanValueBytes: number;
+  partitions: number;
+  compression: string;
+  repeats: number;
+  fill: FillResult & { recordsPerSec: number; mbPerSec: number };
+  variants: Variant[];
+  ratios: Array<{ variant: string; vsBare: number; vsKafkajsRead: number; vsKafkaConsumer: number; vsKafkaProducer: number }>;
+}
+
+export interface PassSpec {
+  name: string;
+  kind: 'processor' | 'bare';
+  processor?: string;
+  mode: 'exactly-once' | 'at-least-once' | 'consume-only';
+  /** Output sends split under the broker's 1 MB batch limit (bench/lib/split-sends.ts). */
+  splitSends?: boolean;
+}
+
+/** Runs one processor or bare-pipe pass over `input` in a child process; resolves with its timing. */
+export async function runPass(
+  ctx: BenchContext,
+  pass: PassSpec,
+  input: string,
+  events: number,
+  valueBytes: number,
+  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number },
+): Promise<PassResult & { done: Record<string, unknown> }> {
+  const groupId = ctx.track(`bench.${ctx.runId}.${options.label}`);
+  let child;
+  if (pass.kind === 'bare') {
+    const output = await ctx.createTopic(`${options.label}.out`, 3);
+    child = ctx.spawnChild('bare-pipe', { input, output, groupId, mode: pass.mode, expect: events, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords }, { label: options.label, nodeArgs: options.nodeArgs });
+  } else {
+    const outputName = pass.processor === 'workflow-summary' ? 'summaries' : 'completed';
+    const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
+    child = ctx.spawnChild(
+      'processor',
+      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, splitSends: pass.splitSends },
+      { label: options.label, nodeArgs: options.nodeArgs },
+    );
+  }
+  try {
+    const done = await child.wait('done', options.timeoutMs);
+    const seconds = ((done.doneAt as number) - (done.readyAt as number)) / 1000;
+    const stats = done.stats as { recordsOut?: Record<string, number> };
+    await Promise.race([child.exited, new Promise((r) => setTimeout(r, 20_000))]);
+    return {
+      recordsPerSec: events / seconds,
+      mbPerSec: valueBytes / 1e6 / seconds,
+      seconds,
+      cpuMs: (done.cpuUserMs as number) + (done.cpuSystemMs as number),
+      maxRssMb: (done.maxRss as number) / 1e6,
+      recordsOut: stats.recordsOut ? Object.values(stats.recordsOut).reduce((a, b) => a + b, 0) : undefined,
+      done,
+    };
+  } finally {
+    await child.stop(5_000);
+  }
+}
+
+export const processorPasses: PassSpec[] = [
+  { name: 'bare kafkajs consume only', kind: 'bare', mode: 'consume-only' },
+  { name: 'bare kafkajs pipe (at-least-once)', kind: 'bare', mode: 'at-least-once' },
+  { name: 'bare kafkajs pipe (exactly-once)', kind: 'bare', mode: 'exactly-once' },
+  { name: 'workflow-summary (exactly-once)', kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' },
+  { name: 'workflow-summary (at-least-once)', kind: 'processor', processor: 'workflow-summary', mode: 'at-least-once' },
+  // Needs the split (see bench/lib/split-sends.ts): without it, it fails on objects of real size.
+  { name: 'completed-filter (exactly-once)', kind: 'processor', processor: 'completed-filter', mode: 'exactly-once', splitSends: true },
+  { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once', splitSends: true },
+];
+
+/** The workload's objects as text, one per line, for ProducerPerformance's --payload-file. */
+export function payloadSample(templates: TemplateSet, count: number, prefix: string): string[] {
+  const payloads: string[] = [];
+  for (const item of workloadEvents(templates, { events: count, prefix })) payloads.push(item.event.object);
+  return payloads;
+}
+
+export const modeTag = (mode: string) => (mode === 'exactly-once' ? 'eos' : mode === 'at-least-once' ? 'alos' : 'read');
+
+export async function throughputBench(ctx: BenchContext, templates: TemplateSet): Promise<ThroughputResult> {
+  const events = ctx.options.events;
+  const repeats = ctx.options.repeats;
+  const partitions = 3;
+  const raw = await ctx.createTopic('tp.raw', partitions);
+  const schemaId = await ctx.registerRaw(raw);
+  ctx.log(`throughput: writing ${events} raw events to ${raw} (gzip, ${partitions} partitions)`);
+  const fill = await fillTopic(ctx.kafka, raw, schemaId, templates, { events, prefix: `tp-${ctx.runId}` }, { compression: 'gzip', timeoutMs: 600_000 });
+  ctx.log(`throughput: filled in ${fill.seconds.toFixed(1)} s (${(fill.records / fill.seconds).toFixed(0)} records/s, ${(fill.valueBytes / 1e6 / fill.seconds).toFixed(1)} MB/s)`);
+  ctx.shared.raw = { topic: raw, events, valueBytes: fill.valueBytes, partitions, schemaId };
+  const payloads = payloadSample(templates, Math.min(events, 400), `pp-${ctx.runId}`);
+  // A pass may not take longer than 30 records/s would.
+  const timeoutMs = Math.max(120_000, (events / 30) * 1000);
+
+  const runs = new Map<string, PassResult[]>();
+  const add = (name: string, result: PassResult) => {
+    const list = runs.get(name) ?? [];
+    list.push(result);
+    runs.set(name, list);
+  };
+  const consumerName = 'Kafka ConsumerPerformance (read_committed)';
+  const producerName = 'Kafka ProducerPerformance (acks=all, gzip)';
+  for (let r = 0; r < repeats; r++) {
+    for (const pass of processorPasses) {
+      const label = `tp.${pass.kind === 'bare' ? 'bare' : pass.processor}.${modeTag(pass.mode)}.${r}`;
+      const result = await runPass(ctx, pass, raw, events, fill.valueBytes, { label, timeoutMs });
+      add(pass.name, result);
+      ctx.log(`  [${r + 1}/${repeats}] ${pass.name}: ${result.recordsPerSec.toFixed(0)} records/s, ${result.mbPerSec.toFixed(1)} MB/s (${result.seconds.toFixed(1)} s)`);
+    }
+    const cp = await consumerPerformance(ctx, raw, events, { timeoutMs });
+    add(consumerName, { recordsPerSec: cp.recordsPerSec, mbPerSec: fill.valueBytes / 1e6 / (events / cp.recordsPerSec), seconds: events / cp.recordsPerSec });
+    ctx.log(`  [${r + 1}/${repeats}] ${consumerName}: ${cp.recordsPerSec.toFixed(0)} records/s`);
+    const ppTopic = await ctx.createTopic(`tp.pp.${r}`, partitions);
+    const pp = await producerPerformance(ctx, ppTopic, payloads, events, { compression: 'gzip', timeoutMs });
+    add(producerName, { recordsPerSec: pp.recordsPerSec, mbPerSec: pp.mbPerSec, seconds: events / pp.recordsPerSec });
+    ctx.log(`  [${r + 1}/${repeats}] ${producerName}: ${pp.recordsPerSec.toFixed(0)} records/s, ${pp.mbPerSec.toFixed(1)} MB/s`);
+    await ctx.admin.deleteTopics({ topics: [ppTopic] }).catch(() => undefined);
+  }
+
+  const variants: Variant[] = [...runs].map(([name, list]) => {
+    const pass = processorPasses.find((p) => p.name === name);
+    const cpu = list.filter((x) => x.cpuMs !== undefined).map((x) => ((x.cpuMs as number) * 1000) / events);
+    return {
+      name,
+      kind: pass ? pass.kind : 'kafka-tool',
+      mode: pass?.mode,
+      splitSends: pass?.splitSends,
+      runs: list.map((x) => ({ ...x, recordsPerSec: round(x.recordsPerSec), mbPerSec: round(x.mbPerSec, 2), seconds: round(x.seconds, 2) })),
+      medianRecordsPerSec: round(median(list.map((x) => x.recordsPerSec))),
+      bestRecordsPerSec: round(best(list.map((x) => x.recordsPerSec))),
+      medianMbPerSec: round(median(list.map((x) => x.mbPerSec)), 2),
+      cpuUsPerRecord: cpu.length ? round(median(cpu)) : undefined,
+      recordsOut: list[0]?.recordsOut,
+    };
+  });
+  const rate = (name: string) => variants.find((v) => v.name === name)?.medianRecordsPerSec ?? NaN;
+  const read = rate('bare kafkajs consume only');
+  const ratios = variants
+    .filter((v) => v.kind !== 'kafka-tool')
+    .map((v) => ({
+      variant: v.name,
+      vsBare: v.mode === 'consume-only' ? NaN : round(v.medianRecordsPerSec / rate(`bare kafkajs pipe (${v.mode})`), 2),
+      vsKafkajsRead: round(v.medianRecordsPerSec / read, 2),
+      vsKafkaConsumer: round(v.medianRecordsPerSec / rate(consumerName), 3),
+      vsKafkaProducer: round(v.medianRecordsPerSec / rate(producerName), 3),
+    }));
+  return {
+    events,
+    valueBytes: fill.valueBytes,
+    meanValueBytes: Math.round(fill.valueBytes / events),
+    partitions,
+    compression: 'gzip',
+    repeats,
+    fill: { ...fill, recordsPerSec: round(fill.records / fill.seconds), mbPerSec: round(fill.valueBytes / 1e6 / fill.seconds, 2) },
+    variants,
+    ratios,
+  };
+}
