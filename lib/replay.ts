@@ -475,7 +475,13 @@ async function writeFinal(
 ): Promise<void> {
   const registry = createRegistry(connection);
   const encoders = new Map<string, WireEncoder>();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    retry: { retries: Number.MAX_SAFE_INTEGER },
+  });
   await producer.connect();
   try {
     const byTopic = new Map<string, Array<{ key: string | null; value: Buffer | null; headers?: Record<string, string> }>>();

@@ -118,6 +118,7 @@ describe('kubetrail replay', () => {
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
     const target = `${summaries}.replayed`;
+    cleanups.push(() => admin.deleteTopics({ topics: [target, `${report.groupId}.dlq`] }));
     assert.equal(report.input, raw);
     assert.equal(report.recordsRead, events.length);
     assert.deepEqual(report.outputs.map((o) => [o.topic, o.written, o.duplicates]), [[target, original.length, 0]]);
@@ -134,7 +135,6 @@ describe('kubetrail replay', () => {
     assert.ok(topics.includes(`${report.groupId}.dlq`), 'the replay dead-letter topic is kept: it holds a dead letter');
     const { groups } = await admin.listGroups();
     assert.ok(!groups.some((g) => g.groupId === report.groupId), 'the replay group is deleted');
-    cleanups.push(() => admin.deleteTopics({ topics: [target, `${report.groupId}.dlq`] }));
   });
 
   it('into its own topic writes nothing that is already there', async () => {
@@ -142,18 +142,19 @@ describe('kubetrail replay', () => {
     const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
+    cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
     assert.equal(report.recordsRead, events.length);
     assert.equal(report.dedupe.indexedRecords, original.length);
     assert.deepEqual(report.outputs.map((o) => [o.topic, o.written, o.duplicates]), [[summaries, 0, original.length]]);
     const afterwards = await readTopic(kafka, undefined, summaries, { expected: before.length + 1, timeoutMs: 2_000, settleMs: 0 });
     assert.equal(afterwards.length, before.length, 'no record added');
-    cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
   });
 
   it('into a compacted topic holding only the latest summaries, writes none of the older ones', async () => {
     // What compaction leaves of the summary topic: the latest value of each key.
     const compacted = `${prefix}compacted.summary`;
     await admin.createTopics({ topics: [{ topic: compacted, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+    cleanups.push(() => admin.deleteTopics({ topics: [compacted] }));
     const latest = new Map<string, ReadRecord>();
     for (const r of original) latest.set(r.key ?? '', r);
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -164,6 +165,7 @@ describe('kubetrail replay', () => {
     const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--to-topic', `summaries=${compacted}`, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
+    cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
     const [output] = report.outputs;
     assert.equal(report.dedupe.indexedRecords, latest.size);
     assert.deepEqual([output?.written, output?.finalWrites], [0, 0]);
@@ -171,12 +173,13 @@ describe('kubetrail replay', () => {
     assert.equal((output?.duplicates ?? 0) + (output?.superseded ?? 0), original.length, 'every older summary held back');
     const afterwards = await readTopic(kafka, undefined, compacted, { expected: latest.size + 1, timeoutMs: 2_000, settleMs: 0 });
     assert.equal(afterwards.length, latest.size, 'no record added');
-    cleanups.push(() => admin.deleteTopics({ topics: [compacted, `${report.groupId}.dlq`] }));
   });
 
   it('--from a time replays from there, and ends although the input ends with an aborted transaction', async () => {
     const input = `${prefix}other.raw`;
+    const target = `${prefix}other.summary`;
     await createTopic(admin, input, 1);
+    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
     const writer = await RawWriter.open(kafka, registry, input);
     const fixtures = loadAllWorkflows().slice(0, 20);
     await writer.write(fixtures.slice(0, 10).map(({ object }) => rawEventFor(object, 'ADDED')));
@@ -193,14 +196,12 @@ describe('kubetrail replay', () => {
     await transaction.abort();
     await producer.disconnect();
 
-    const target = `${prefix}other.summary`;
     const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--input-topic', input, '--to-topic', `summaries=${target}`, '--from', from, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
     assert.equal(report.recordsRead, 10, 'the records written after --from');
     assert.equal(report.outputs[0]?.written, 10);
     assert.deepEqual(report.ranges.map((r) => r.goal - r.start), [12], '10 records, then an aborted record and its marker');
-    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
   });
 
   after(async () => {
