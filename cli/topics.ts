@@ -59,7 +59,8 @@ export function judgeTopic(entry: CatalogTopic, state: TopicState | undefined, r
   }
   if (entry.role === 'raw' && state.retentionMs !== undefined && Number(state.retentionMs) !== rawRetentionMs) {
     const retained = Number(state.retentionMs) < 0 ? 'forever' : `${Math.round(Number(state.retentionMs) / 3_600_000)} h`;
-    verdict.warnings.push(`retention.ms is ${state.retentionMs} (${retained}), expected ${rawRetentionMs}: replay can only reprocess what is retained`);
+    verdict.warnings.push(`retention.ms is ${state.retentionMs} (${retained}), expected ${rawRetentionMs}: replay can only reprocess what is retained ` +
+        `(kafka-configs --alter --entity-type topics --entity-name ${entry.topic} --add-config retention.ms=${rawRetentionMs})`);
   }
   return verdict;
 }
