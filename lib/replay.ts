@@ -132,7 +132,7 @@ export interface ReplayReport {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A PartitionReader over [start, end) instead of the whole partition. */
-class RangeReader extends PartitionReader {
+export class RangeReader extends PartitionReader {
   private range: { start: number; end: number } | undefined;
 
   override async bounds(topic: string, partition: number): Promise<{ start: number; end: number }> {
