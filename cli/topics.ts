@@ -33,6 +33,9 @@ export interface TopicVerdict {
 
 export const defaultRawRetentionMs = -1;
 
+/** Settings `topics init` reads besides the connection and the producer's topic settings. */
+export const topicsInitEnv = { rawRetentionMs: 'KUBETRAIL_RAW_RETENTION_MS' } as const;
+
 /** Judges an existing topic (or a missing one: no findings) against its catalog entry. */
 export function judgeTopic(entry: CatalogTopic, state: TopicState | undefined, rawRetentionMs: number): TopicVerdict {
   const verdict: TopicVerdict = { entry, state, problems: [], warnings: [] };
@@ -236,7 +239,7 @@ export function registerTopicsCommand(program: Command): void {
   catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
     const connection = loadConnection(options);
     const catalog = await loadCatalog(options);
-    const retentionText = (options.rawRetentionMs as string | undefined) ?? process.env.KUBETRAIL_RAW_RETENTION_MS ?? String(defaultRawRetentionMs);
+    const retentionText = (options.rawRetentionMs as string | undefined) ?? process.env[topicsInitEnv.rawRetentionMs] ?? String(defaultRawRetentionMs);
     const rawRetentionMs = Number(retentionText);
     if (!Number.isInteger(rawRetentionMs) || rawRetentionMs < -1) {
       throw new ConfigError(`--raw-retention-ms: '${retentionText}' is not -1 or a number of milliseconds`);

@@ -11,6 +11,7 @@ import { optionEnvName } from '../../lib/kit/options.js';
 import { producerEnv, producerSchema } from '../../producer/config.js';
 import { processorServiceEnv, processorServiceSchema } from '../../cli/process.js';
 import { producerTopicEnv } from '../../lib/catalog.js';
+import { topicsInitEnv } from '../../cli/topics.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const repoPath = (...parts: string[]) => join(repoRoot, ...parts);
@@ -70,14 +71,8 @@ export async function processorEnvNames(name: string): Promise<Set<string>> {
 }
 
 // ---- topics init (cli/topics.ts, lib/catalog.ts) ------------------------------------------------
-/**
- * Read by cli/topics.ts from process.env directly (not exported as data): checked against the
- * source text below, so a rename fails the tests instead of leaving a dead setting behind.
- */
-export const topicsInitOwnEnv = ['KUBETRAIL_RAW_RETENTION_MS'] as const;
-for (const name of topicsInitOwnEnv) {
-  if (!readRepoFile('cli', 'topics.ts').includes(`process.env.${name}`)) throw new Error(`cli/topics.ts no longer reads ${name}`);
-}
+/** Read by cli/topics.ts besides the connection and the producer's topic settings. */
+export const topicsInitOwnEnv = Object.values(topicsInitEnv);
 
 /**
  * `kubetrail topics init`: the connection, the producer's topic settings (lib/catalog.ts) and every

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { producerEnv } from '../../producer/config.js';
 import { processorServiceEnv } from '../../cli/process.js';
+import { topicsInitEnv } from '../../cli/topics.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { completedFilterName, completedFilterOptionsSchema } from '../../processors/completed-filter/index.js';
 import { workflowSummaryName, workflowSummaryOptionsSchema } from '../../processors/workflow-summary/index.js';
@@ -15,7 +16,7 @@ const processorOptions = [
   ...Object.keys(completedFilterOptionsSchema.shape).map((o) => optionEnvName(completedFilterName, o)),
   ...Object.keys(workflowSummaryOptionsSchema.shape).map((o) => optionEnvName(workflowSummaryName, o)),
 ];
-const read = new Set([...Object.values(producerEnv), ...Object.values(processorServiceEnv), ...processorOptions, 'KUBETRAIL_CONFIG']);
+const read = new Set([...Object.values(producerEnv), ...Object.values(processorServiceEnv), ...processorOptions, ...Object.values(topicsInitEnv), 'KUBETRAIL_CONFIG']);
 
 test('every environment variable the services read is documented', () => {
   const missing = [...read].filter((name) => !documented.has(name));
