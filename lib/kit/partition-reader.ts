@@ -83,6 +83,15 @@ export class PartitionReader {
   private readonly Batch: BatchConstructor;
   private readonly topics = new Set<string>();
   private connected: Promise<void> | undefined;
+  private closed = false;
+  private readonly reading = new Set<Promise<unknown>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
 
   constructor(kafka: Kafka) {
     const { createCluster, Batch } = internals(kafka);
@@ -91,10 +100,10 @@ export class PartitionReader {
   }
 
   private async ready(topic: string): Promise<void> {
-    this.connected ??= this.cluster.connect();
+    this.connected ??= this.serial(() => this.cluster.connect());
     await this.connected;
     if (!this.topics.has(topic)) {
-      await this.cluster.addTargetTopic(topic);
+      await this.serial(() => this.cluster.addTargetTopic(topic));
       this.topics.add(topic);
     }
   }
@@ -102,9 +111,8 @@ export class PartitionReader {
   /** [first offset, last stable offset] of a partition (read_committed: open transactions excluded). */
   async bounds(topic: string, partition: number): Promise<{ start: number; end: number }> {
     await this.ready(topic);
-    const [earliest, latest] = await Promise.all(
-      [true, false].map((fromBeginning) => this.cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning }])),
-    );
+    const earliest = await this.serial(() => this.cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning: true }]));
+    const latest = await this.serial(() => this.cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning: false }]));
     const offset = (answer: typeof earliest) => Number(answer?.[0]?.partitions.find((p) => p.partition === partition)?.offset ?? NaN);
     const start = offset(earliest);
     const end = offset(latest);
@@ -116,7 +124,16 @@ export class PartitionReader {
    * Calls onMessage for every committed record of the partition, in order, from its first offset
    * to the last stable offset as of the start of the call.
    */
-  async readToEnd(topic: string, partition: number, onMessage: (message: KafkaMessage) => void, options: ReadOptions = {}): Promise<ReadResult> {
+  readToEnd(topic: string, partition: number, onMessage: (message: KafkaMessage) => void, options: ReadOptions = {}): Promise<ReadResult> {
+    if (this.closed) return Promise.resolve({ records: 0, endOffset: 0, complete: false });
+    const read = this.read(topic, partition, onMessage, { ...options, cancelled: () => this.closed || options.cancelled?.() === true });
+    this.reading.add(read);
+    const forget = () => void this.reading.delete(read);
+    read.then(forget, forget);
+    return read;
+  }
+
+  private async read(topic: string, partition: number, onMessage: (message: KafkaMessage) => void, options: ReadOptions): Promise<ReadResult> {
     let { start: next, end } = await this.bounds(topic, partition);
     let records = 0;
     let failures = 0;
@@ -134,13 +151,15 @@ export class PartitionReader {
         const nodeId = Object.keys(leaders)[0];
         if (nodeId === undefined) throw Object.assign(new Error(`no leader for ${topic}[${partition}]`), { retriable: true });
         const broker = await this.cluster.findBroker({ nodeId });
-        const response = await broker.fetch({
+        // One fetch at a time per reader: concurrent first requests on a kafkajs connection can
+        // each open a socket, and the one overwritten is never closed (it keeps the process alive).
+        const response = await this.serial(() => broker.fetch({
           isolationLevel: READ_COMMITTED,
           maxWaitTime: 100,
           minBytes: 1,
           maxBytes: 16 * 1024 * 1024,
           topics: [{ topic, partitions: [{ partition, fetchOffset: String(next), maxBytes: 4 * 1024 * 1024 }] }],
-        });
+        }));
         data = response.responses.find((r) => r.topicName === topic)?.partitions.find((p) => p.partition === partition);
         failures = 0;
       } catch (error) {
@@ -182,7 +201,10 @@ export class PartitionReader {
     return { records, endOffset: end, complete: true };
   }
 
+  /** Ends the reads in progress (they resolve with complete = false) and disconnects. */
   async close(): Promise<void> {
+    this.closed = true;
+    while (this.reading.size > 0) await Promise.allSettled([...this.reading]);
     if (this.connected) await this.cluster.disconnect().catch(() => undefined);
     this.connected = undefined;
     this.topics.clear();

@@ -256,8 +256,11 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
   let server: Server | undefined;
   const tasks = new Map<number, PartitionTask>();
 
+  /** eachBatch calls in progress: kafkajs may return from disconnect() during a rebalance before they end. */
+  const inFlight = new Set<Promise<void>>();
   const closeResources = async () => {
     await consumer?.disconnect().catch((error: Error) => logger.warn({ err: error.message }, 'consumer disconnect failed'));
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await Promise.all([...tasks.values()].map((task) => task.mutex.run(() => resetTask(task))));
     await sharedProducer?.disconnect().catch(() => undefined);
     await reader?.close();
@@ -516,7 +519,16 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
     metrics.setLag(partition, Number(batch.highWatermark) - nextOffset);
   };
 
-  const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+  const eachBatch = (payload: EachBatchPayload): Promise<void> => {
+    if (stopping) return Promise.resolve();
+    const work = processBatch(payload);
+    inFlight.add(work);
+    const forget = () => void inFlight.delete(work);
+    work.then(forget, forget);
+    return work;
+  };
+
+  const processBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
     const p = batch.partition;
     let task = tasks.get(p);
     if (!task) {
@@ -525,7 +537,10 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
     }
     const t = task;
     await t.mutex.run(async () => {
+      // A rebalance noticed by a heartbeat between transactions is not a failure of this partition.
+      let between = false;
       try {
+        if (stopping) return;
         if (!t.ready) await initTask(t, heartbeat);
         const messages = batch.messages;
         let i = 0;
@@ -553,10 +568,13 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
           await processChunk(t, batch, chunk, nextOffset);
           resolveOffset(chunk[chunk.length - 1]!.offset);
           i = end;
+          between = true;
           await heartbeat();
+          between = false;
         }
       } catch (error) {
         if (error instanceof StopRequested) return;
+        if (between) throw error;
         // The transaction failed or the restore was interrupted: start this partition afresh
         // (new producer, fencing, committed offset, restore) when its records come again.
         logger.warn({ partition: p, err: errorText(error).message }, 'batch failed; the partition will be re-initialised');

@@ -8,7 +8,9 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
 import { ProcessorChild, RawWriter, createTopic, event, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
-import type { Counted } from '../support/kit-processors.js';
+import { counterProcessor, type Counted } from '../support/kit-processors.js';
+import { runProcessor } from '../../lib/kit/runner.js';
+import { quietLogger } from '../support/kit-helpers.js';
 
 const connection = testConnection();
 let kafka: Kafka;
@@ -40,7 +42,7 @@ describe('exactly once under SIGKILL', () => {
     const writer = await RawWriter.open(kafka, registry, input);
     cleanups.push(() => writer.close());
 
-    const total = 6_000;
+    const total = 4_000;
     const entities = Array.from({ length: 12 }, (_, i) => `wf-${i}`);
     const events = Array.from({ length: total }, (_, i) => event(i, entities[(i * 7) % entities.length]!, i % 3));
 
@@ -79,16 +81,19 @@ describe('exactly once under SIGKILL', () => {
       },
     };
     const kills: Array<{ committed: number; written: number }> = [];
-    for (const fraction of [0.1 + Math.random() * 0.15, 0.35 + Math.random() * 0.15, 0.6 + Math.random() * 0.15]) {
+    for (const [round, fraction] of [0.1 + Math.random() * 0.15, 0.35 + Math.random() * 0.15, 0.6 + Math.random() * 0.15].entries()) {
+      const startedAt = Date.now();
       const child = new ProcessorChild(connection, spec);
       cleanups.push(() => child.kill());
       await child.ready;
+      const readyAt = Date.now();
       const target = Math.floor(total * fraction);
       const began = Date.now();
       while (committed < target && Date.now() - began < 20_000) await sleep(5);
       await sleep(Math.random() * 30);
       await child.kill('SIGKILL');
       kills.push({ committed, written });
+      if (process.env.KIT_DEBUG) console.error('kill', round, { committed, target, written, readyMs: readyAt - startedAt, waitMs: Date.now() - began });
     }
     await writing;
     const last = new ProcessorChild(connection, spec);
@@ -124,5 +129,60 @@ describe('exactly once under SIGKILL', () => {
     assert.equal(exit.code, 0, 'SIGTERM stops gracefully');
     const dead = await readTopic(kafka, undefined, `${group}.dlq`, { expected: 1, timeoutMs: 1_000, settleMs: 0 });
     assert.equal(dead.length, 0, 'nothing dead-lettered');
+  });
+
+  it('hands partitions over exactly once when instances join and leave', async () => {
+    const base = uniqueName('kit-rebalance');
+    const input = `${base}.raw`;
+    const counted = `${base}.counted`;
+    await createTopic(admin, input, 4);
+    const writer = await RawWriter.open(kafka, registry, input);
+    cleanups.push(() => writer.close());
+    const total = 3_000;
+    const entities = Array.from({ length: 16 }, (_, i) => `wf-${i}`);
+    const events = Array.from({ length: total }, (_, i) => event(i, entities[i % entities.length]!, 1));
+    let written = 0;
+    const writing = (async () => {
+      while (written < total) {
+        await writer.write(events.slice(written, written + 100));
+        written += 100;
+        await sleep(50);
+      }
+    })();
+    const options = (instance: string) => ({
+      connection: { ...connection, kafkaClientId: instance },
+      groupId: `${base}-g`,
+      topics: { input, outputs: { counted, names: `${base}.names` } },
+      logger: quietLogger(instance),
+      handleSignals: false,
+      sessionTimeoutMs: 6_000,
+      maxBatchRecords: 25,
+    });
+    const a = await runProcessor(counterProcessor(), options('a'));
+    cleanups.push(() => a.stop());
+    while (a.stats().recordsIn < 300) await sleep(20);
+    const b = await runProcessor(counterProcessor(), options('b'));
+    cleanups.push(() => b.stop());
+    while (b.stats().recordsIn < 300) await sleep(20);
+    const c = await runProcessor(counterProcessor(), options('c'));
+    cleanups.push(() => c.stop());
+    while (c.stats().recordsIn < 100 && written < total) await sleep(20);
+    await a.stop();
+    await writing;
+    while (b.stats().recordsIn + c.stats().recordsIn + a.stats().recordsIn < total) await sleep(50);
+    const processedBy = { a: a.stats().recordsIn, b: b.stats().recordsIn, c: c.stats().recordsIn };
+    await Promise.all([b.stop(), c.stop()]);
+
+    const outputs = await readTopic<Counted>(kafka, registry, counted, { expected: total, settleMs: 1_000 });
+    const ids = new Set(outputs.map((o) => o.key));
+    assert.equal(ids.size, total, 'every input has its output');
+    assert.equal(outputs.length, total, `no output repeated (processed by ${JSON.stringify(processedBy)})`);
+    assert.ok(processedBy.a > 0 && processedBy.b > 0 && processedBy.c > 0, 'all three instances worked');
+    const perEntity = new Map<string, number[]>();
+    for (const o of outputs) perEntity.set(o.value!.entity, [...(perEntity.get(o.value!.entity) ?? []), o.value!.count]);
+    for (const entity of entities) {
+      const n = events.filter((e) => e.name === entity).length;
+      assert.deepEqual((perEntity.get(entity) ?? []).sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i + 1), `count of ${entity}`);
+    }
   });
 });
