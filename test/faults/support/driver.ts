@@ -79,7 +79,7 @@ const statusOf = (error: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
-/** Retries a write while the API server is away (connection errors, 5xx, 429), up to `timeoutMs`. */
+/** Retries a write while the API server is away (connection errors, 5xx, 429, a route not served yet), up to `timeoutMs`. */
 async function retrying<T>(what: string, write: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let delay = 200;
@@ -88,7 +88,11 @@ async function retrying<T>(what: string, write: () => Promise<T>, timeoutMs = 12
       return await write();
     } catch (error) {
       const status = statusOf(error);
-      const retriable = status === undefined || status >= 500 || status === 429;
+      // A plain-text "404 page not found" (not a Status object) comes from an API server that has
+      // just started and serves the group's discovery before the resource's handler.
+      const body = (error as { body?: unknown } | null)?.body;
+      const starting = status === 404 && typeof body === 'string' && body.includes('page not found');
+      const retriable = status === undefined || status >= 500 || status === 429 || starting;
       if (!retriable || Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`, { cause: error });
       await sleep(delay);
       delay = Math.min(delay * 2, 2_000);

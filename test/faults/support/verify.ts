@@ -285,6 +285,8 @@ export interface ScenarioResult {
   summaries: number;
   seconds: number;
   seed: number;
+  /** Set for a scenario that shows a known bug (a `todo` test): its losses are counted apart. */
+  knownBug?: string;
 }
 
 export function countKinds(faults: string[]): Record<string, number> {
@@ -300,20 +302,25 @@ const kindsText = (kinds: Record<string, number>) =>
 
 export function summaryLine(r: ScenarioResult): string {
   return (
-    `[faults] ${r.scenario}: changes driven ${r.changes} (${r.workflows} workflows), faults injected ${r.faults} (${kindsText(r.faultKinds)}), ` +
+    `[faults] ${r.scenario}${r.knownBug ? ' (known bug)' : ''}: changes driven ${r.changes} (${r.workflows} workflows), faults injected ${r.faults} (${kindsText(r.faultKinds)}), ` +
     `records lost ${r.lost}, duplicated ${r.duplicated} | superseded by a relist ${r.superseded} (${r.relists} relists), ` +
     `completed ${r.completed}, summaries ${r.summaries}, dead letters ${r.deadLetters}, ${r.seconds.toFixed(0)} s, seed ${r.seed}`
   );
 }
 
-export function totalLine(results: ScenarioResult[], label = 'total'): string {
-  const sum = (f: (r: ScenarioResult) => number) => results.reduce((n, r) => n + f(r), 0);
+export function totalLine(all: ScenarioResult[], label = 'total'): string {
+  const results = all.filter((r) => !r.knownBug);
+  const bugs = all.filter((r) => r.knownBug);
+  const sum = (list: ScenarioResult[], f: (r: ScenarioResult) => number) => list.reduce((n, r) => n + f(r), 0);
   const kinds: Record<string, number> = {};
   for (const r of results) for (const [k, n] of Object.entries(r.faultKinds)) kinds[k] = (kinds[k] ?? 0) + n;
+  const known = bugs.length
+    ? `; known bugs apart (${bugs.length} scenarios: ${bugs.map((b) => b.scenario).join(', ')}): records lost ${sum(bugs, (r) => r.lost)}, duplicated ${sum(bugs, (r) => r.duplicated)}`
+    : '';
   return (
-    `[faults] ${label} (${results.length} scenarios): changes driven ${sum((r) => r.changes)} (${sum((r) => r.workflows)} workflows), ` +
-    `faults injected ${sum((r) => r.faults)} (${kindsText(kinds)}), records lost ${sum((r) => r.lost)}, duplicated ${sum((r) => r.duplicated)}, ` +
-    `${sum((r) => r.seconds).toFixed(0)} s`
+    `[faults] ${label} (${results.length} scenarios): changes driven ${sum(results, (r) => r.changes)} (${sum(results, (r) => r.workflows)} workflows), ` +
+    `faults injected ${sum(results, (r) => r.faults)} (${kindsText(kinds)}), records lost ${sum(results, (r) => r.lost)}, duplicated ${sum(results, (r) => r.duplicated)}, ` +
+    `${sum(all, (r) => r.seconds).toFixed(0)} s${known}`
   );
 }
 
