@@ -47,7 +47,8 @@ import { TransientError, WireDecoder, WireEncoder, explainInvalid, parseSchema, 
 import { deadLetterMessage, type DeadLetterReason } from './dead-letter.js';
 import { PartitionStore, StateError, UndeclaredStore, foldChangelog } from './state-store.js';
 import { PartitionReader } from './partition-reader.js';
-import { ensureTopics, requireInputTopic, type TopicSpec } from './topics.js';
+import { ensureTopics, maxMessageBytes, requireInputTopic, type TopicSpec } from './topics.js';
+import { messageBytes, splitTopicMessages } from './batching.js';
 import { RunnerMetrics, type RunnerStats } from './metrics.js';
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once';
@@ -75,6 +76,8 @@ export interface RunProcessorOptions {
   logger?: Logger;
   /** Most input records in one transaction (default 500). */
   maxBatchRecords?: number;
+  /** Most bytes per produce call within a transaction (default 900 kB, under the broker's 1 MB batch limit). */
+  maxBatchBytes?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
   /** Consumer group session timeout (default 10 s; the broker's minimum is usually 6 s). */
@@ -136,7 +139,12 @@ interface OutputSpec {
   encoder: WireEncoder;
   /** Index into the per-batch message arrays. */
   slot: number;
+  /** Largest record the topic accepts (its max.message.bytes less batch framing). */
+  maxRecordBytes: number;
 }
+
+/** Record batch framing, taken off a topic's max.message.bytes to get the largest single record. */
+const BATCH_FRAMING = 512;
 
 type RecordScope = {
   beginRecord(): void;
@@ -217,6 +225,7 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
   const topics = resolveTopics(definition, groupId, options.topics);
   const logger = (options.logger ?? createLogger(definition.name)).child({ processor: definition.name, group: groupId });
   const maxBatchRecords = Math.max(1, options.maxBatchRecords ?? 500);
+  const maxBatchBytes = Math.max(1024, options.maxBatchBytes ?? 900_000);
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
   const startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
   const processorName = definition.name;
@@ -282,6 +291,7 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
   let inputDecoder: WireDecoder<In>;
   let stateEncoder: WireEncoder | undefined;
   let stateDecoder: WireDecoder<unknown> | undefined;
+  let stateMaxBytes = Number.MAX_SAFE_INTEGER;
   let inputPartitions: number;
   try {
     await untilDeadline('connecting to Kafka', startupTimeoutMs, logger, () => admin.connect(), () => stopping);
@@ -302,17 +312,19 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
     const created = await ensureTopics(admin, specs);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
 
+    const limits = await maxMessageBytes(admin, [...new Set([...Object.values(topics.outputs), ...(changelogTopic ? [changelogTopic] : [])])]);
     outputSpecs = new Map();
     let slot = 0;
     for (const output of outputTypes) {
       const topic = topics.outputs[output.name]!;
       const id = await untilDeadline(`registering the schema of ${topic}`, startupTimeoutMs, logger, () => registerSchema(registry, `${topic}-value`, output.declaration.schema), () => stopping);
-      outputSpecs.set(output.name, { name: output.name, topic, encoder: new WireEncoder(output.type, id), slot: slot++ });
+      outputSpecs.set(output.name, { name: output.name, topic, encoder: new WireEncoder(output.type, id), slot: slot++, maxRecordBytes: limits.get(topic)! - BATCH_FRAMING });
     }
     inputDecoder = new WireDecoder<In>(registry, inputType);
     if (stateType && changelogTopic && definition.state) {
       const id = await untilDeadline(`registering the schema of ${changelogTopic}`, startupTimeoutMs, logger, () => registerSchema(registry, `${changelogTopic}-value`, definition.state!.schema), () => stopping);
       stateEncoder = new WireEncoder(stateType, id);
+      stateMaxBytes = limits.get(changelogTopic)! - BATCH_FRAMING;
       stateDecoder = new WireDecoder<unknown>(registry, stateType, id);
     }
   } catch (error) {
@@ -370,7 +382,7 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
       const result = await reader.readToEnd(changelogTopic, p, (message) => foldChangelog(latest, message), { heartbeat, cancelled: () => stopping });
       if (!result.complete) throw new StopRequested('stopping');
       await prepare(stateDecoder, latest.values(), heartbeat);
-      const store = new PartitionStore<unknown>(stateType, stateEncoder);
+      const store = new PartitionStore<unknown>(stateType, stateEncoder, stateMaxBytes);
       const unreadable = store.restore(latest, stateDecoder);
       for (const { key, error } of unreadable) logger.error({ partition: p, key, err: error }, 'state value in the changelog cannot be read; the key starts empty');
       task.store = store;
@@ -455,7 +467,13 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
               break;
             }
           }
-          scratch.push({ spec, message: { key: out.key ?? null, value, headers: out.headers, timestamp: message.timestamp } });
+          const outMessage: Message = { key: out.key ?? null, value, headers: out.headers, timestamp: message.timestamp };
+          const bytes = messageBytes(outMessage);
+          if (bytes > spec.maxRecordBytes) {
+            invalid = `record for output '${spec.name}' is ${bytes} bytes; topic '${spec.topic}' accepts at most ${spec.maxRecordBytes + BATCH_FRAMING} (max.message.bytes)`;
+            break;
+          }
+          scratch.push({ spec, message: outMessage });
         }
       }
       if (invalid !== undefined) {
@@ -489,7 +507,7 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
       const producer = task.producer!;
       const transaction = await producer.transaction();
       try {
-        if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
+        for (const part of splitTopicMessages(topicMessages, maxBatchBytes)) await transaction.sendBatch({ topicMessages: part, acks: -1 });
         await transaction.sendOffsets({ consumerGroupId: groupId, topics: offsets });
         await transaction.commit();
       } catch (error) {
@@ -500,7 +518,7 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
       }
     } else {
       try {
-        if (topicMessages.length > 0) await sharedProducer!.sendBatch({ topicMessages, acks: -1 });
+        for (const part of splitTopicMessages(topicMessages, maxBatchBytes)) await sharedProducer!.sendBatch({ topicMessages: part, acks: -1 });
       } catch (error) {
         store?.abort();
         metrics.aborted();

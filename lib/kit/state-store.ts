@@ -17,6 +17,7 @@ import type avro from 'avsc';
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { KeyValueStore } from './processor.js';
 import { HEADER_SIZE, type WireDecoder, type WireEncoder } from './codec.js';
+import { RECORD_OVERHEAD } from './batching.js';
 
 /** A state value the state schema rejects, or state used without a declaration. */
 export class StateError extends Error {
@@ -36,6 +37,8 @@ export class PartitionStore<S> implements KeyValueStore<S> {
   constructor(
     private readonly type: avro.Type,
     private readonly encoder: WireEncoder,
+    /** Largest changelog record the changelog topic accepts. */
+    private readonly maxRecordBytes = Number.MAX_SAFE_INTEGER,
   ) {}
 
   get size(): number {
@@ -61,6 +64,12 @@ export class PartitionStore<S> implements KeyValueStore<S> {
       body = this.type.toBuffer(value);
     } catch (error) {
       const problem = new StateError(`state value put under '${key}' does not conform to the state schema: ${(error as Error).message}`);
+      this.recordError ??= problem;
+      throw problem;
+    }
+    const bytes = body.length + Buffer.byteLength(key) + HEADER_SIZE + RECORD_OVERHEAD;
+    if (bytes > this.maxRecordBytes) {
+      const problem = new StateError(`state value put under '${key}' is ${bytes} bytes as a changelog record, more than the changelog topic accepts (${this.maxRecordBytes})`);
       this.recordError ??= problem;
       throw problem;
     }

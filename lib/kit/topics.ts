@@ -42,6 +42,27 @@ export async function requireInputTopic(admin: Admin, topic: string, processor: 
   return count;
 }
 
+/** max.message.bytes of the dead-letter topics the runner creates. */
+export const DEAD_LETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** The broker's default message.max.bytes, used when a topic's limit cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/** max.message.bytes of each topic (its own setting or the broker's default). */
+export async function maxMessageBytes(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  if (topics.length === 0) return result;
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['max.message.bytes'] })),
+  });
+  for (const topic of topics) {
+    const value = Number(resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    result.set(topic, Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES);
+  }
+  return result;
+}
+
 function configEntries(spec: TopicSpec): ITopicConfig['configEntries'] {
   const entries = [{ name: 'cleanup.policy', value: spec.compacted ? 'compact' : 'delete' }];
   if (spec.role === 'changelog') {
@@ -49,8 +70,9 @@ function configEntries(spec: TopicSpec): ITopicConfig['configEntries'] {
     entries.push({ name: 'min.cleanable.dirty.ratio', value: '0.1' }, { name: 'segment.ms', value: String(6 * 60 * 60 * 1000) });
   }
   if (spec.role === 'dead-letter') {
-    // Dead letters wait for a human: keep them longer than the broker's default week.
-    entries.push({ name: 'retention.ms', value: String(30 * 24 * 60 * 60 * 1000) });
+    // Dead letters wait for a human: keep them longer than the broker's default week. A dead
+    // letter is its input record plus headers, so it may be larger than the input topic allows.
+    entries.push({ name: 'retention.ms', value: String(30 * 24 * 60 * 60 * 1000) }, { name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_MESSAGE_BYTES) });
   }
   return entries;
 }

@@ -8,7 +8,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
 import { RawWriter, createTopic, event, quietLogger, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
-import { counterProcessor, passThroughProcessor, type Counted } from '../support/kit-processors.js';
+import { counterProcessor, fanOutProcessor, passThroughProcessor, type Counted } from '../support/kit-processors.js';
 import { runProcessor, type ProcessorHandle, type RunProcessorOptions } from '../../lib/kit/runner.js';
 import type { ProcessorDefinition } from '../../lib/kit/processor.js';
 import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
@@ -212,6 +212,37 @@ describe('processor runner (exactly once)', () => {
     const counted = await readTopic<Counted>(kafka, registry, n.counted, { expected: bad.length + 2 });
     assert.equal(counted.length, bad.length + 2);
     assertCounts(counted, new Map([['ok', bad.length + 2]]));
+  });
+
+  it('splits large transactions under the batch limit and dead-letters an output too large for its topic', async () => {
+    const base = uniqueName('kit-large');
+    const input = `${base}.raw`;
+    await createTopic(admin, input, 1, { 'max.message.bytes': String(4 * 1024 * 1024) });
+    const writer = await RawWriter.open(kafka, registry, input);
+    cleanups.push(() => writer.close());
+    const big = (i: number, bytes: number) => ({ ...event(i, `big-${i}`), object: JSON.stringify({ kind: 'Workflow', pad: 'x'.repeat(bytes) }) });
+    // Each 250 kB input gives four copies: 1 MB of outputs per input record, 3 MB per transaction.
+    await writer.write([big(0, 250_000), big(1, 250_000), big(2, 250_000)]);
+    // An input record of 1.5 MB: its copies are larger than the output topic accepts.
+    await writer.write([big(3, 1_500_000), event(4, 'small')]);
+    const handle = await start(fanOutProcessor(4), {
+      connection,
+      groupId: `${base}-g`,
+      topics: { input, outputs: { copy: `${base}.copy` } },
+      logger: quietLogger(base),
+      handleSignals: false,
+      sessionTimeoutMs: 6_000,
+    });
+    await waitFor('5 records', () => handle.stats().recordsIn >= 5);
+    assert.deepEqual(handle.stats().deadLetters, { 'invalid-output': 1 });
+    assert.equal(handle.stats().aborts, 0);
+    await handle.stop();
+    const copies = await readTopic(kafka, undefined, `${base}.copy`, { expected: 16, settleMs: 300 });
+    assert.equal(copies.length, 16);
+    const dead = await readTopic(kafka, undefined, `${base}-g.dlq`, { expected: 1, settleMs: 300 });
+    assert.equal(dead.length, 1);
+    assert.match(dead[0]!.headers[DLQ_HEADERS.error]!, /accepts at most/);
+    assert.ok(dead[0]!.raw!.length > 1_500_000, 'the whole original record is in the dead-letter topic');
   });
 
   it('fails with a clear error when the input topic does not exist', async () => {

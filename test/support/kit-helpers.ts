@@ -23,8 +23,9 @@ export function testRegistry(connection: ConnectionConfig): SchemaRegistry {
   return new SchemaRegistry({ host: connection.schemaRegistryUrl });
 }
 
-export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+export async function createTopic(admin: Admin, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+  const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
 }
 
 /** A ResourceEvent for tests: `name` decides the state key of the counter processor. */

@@ -86,4 +86,17 @@ export function passThroughProcessor(name = 'kit-pass'): ProcessorDefinition<Res
   });
 }
 
+/** No state: writes `copies` copies of each event (outputs much larger than the input). */
+export function fanOutProcessor(copies: number, name = 'kit-fan-out'): ProcessorDefinition<ResourceEvent, { copy: ResourceEvent }> {
+  return defineProcessor<ResourceEvent, { copy: ResourceEvent }>({
+    name,
+    description: 'copies events several times (kit tests)',
+    input: { topic: 'kit.raw', schema: resourceEventSchema },
+    outputs: { copy: { topic: 'kit.copy', schema: resourceEventSchema } },
+    process(record) {
+      return Array.from({ length: copies }, (_, i) => ({ output: 'copy' as const, key: `${record.value.id}-${i}`, value: record.value }));
+    },
+  });
+}
+
 export const kitProcessors = { counter: counterProcessor, passThrough: passThroughProcessor };

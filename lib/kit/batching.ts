@@ -1,0 +1,55 @@
+// Sizes of what a transaction sends. kafkajs writes all messages of one sendBatch() for one
+// partition as a single record batch, and the broker refuses a batch larger than the topic's
+// max.message.bytes (about 1 MB by default), so a transaction's messages are sent in several
+// sendBatch() calls of bounded size, one after the other: same transaction, same order per
+// partition, nothing else changes. A single record larger than its topic allows can never be
+// written: the runner dead-letters the input record that produced it instead of retrying forever.
+import type { Message, TopicMessages } from 'kafkajs';
+
+/** Record framing, headers framing and a margin: an estimate, on the safe side. */
+export const RECORD_OVERHEAD = 100;
+
+export function messageBytes(message: Message): number {
+  let n = RECORD_OVERHEAD;
+  const { key, value, headers } = message;
+  if (key) n += typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+  if (value) n += typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  if (headers) {
+    for (const name in headers) {
+      const v = headers[name];
+      n += Buffer.byteLength(name) + 8;
+      if (typeof v === 'string') n += Buffer.byteLength(v);
+      else if (Buffer.isBuffer(v)) n += v.length;
+      else if (Array.isArray(v)) for (const item of v) n += typeof item === 'string' ? Buffer.byteLength(item) : item.length;
+    }
+  }
+  return n;
+}
+
+/**
+ * Splits topic messages into consecutive parts of at most maxBytes (by messageBytes), keeping
+ * their order; a message larger than maxBytes makes a part by itself.
+ */
+export function splitTopicMessages(topicMessages: TopicMessages[], maxBytes: number): TopicMessages[][] {
+  const parts: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let size = 0;
+  for (const { topic, messages } of topicMessages) {
+    let run: Message[] = [];
+    for (const message of messages) {
+      const bytes = messageBytes(message);
+      if (size > 0 && size + bytes > maxBytes) {
+        if (run.length > 0) current.push({ topic, messages: run });
+        parts.push(current);
+        current = [];
+        run = [];
+        size = 0;
+      }
+      run.push(message);
+      size += bytes;
+    }
+    if (run.length > 0) current.push({ topic, messages: run });
+  }
+  if (current.length > 0) parts.push(current);
+  return parts;
+}
