@@ -66,9 +66,10 @@ export const producerSchema = connectionSchema.extend({
   listPageSize: positiveInt(1, 10_000).default(100),
   /** The in-memory queue between the watch and the publisher never holds more than this. */
   queueMaxEvents: positiveInt(1).default(1_000),
-  queueMaxBytes: positiveInt(1_048_576).default(32 * 1024 * 1024),
-  /** At most this many events per Kafka transaction. */
+  queueMaxBytes: positiveInt(1_048_576).default(16 * 1024 * 1024),
+  /** At most this many events, and about this many bytes of objects, per Kafka transaction. */
   batchMaxEvents: positiveInt(1).default(500),
+  batchMaxBytes: positiveInt(65_536).default(4 * 1024 * 1024),
   /** Leader election: a replica that stops heartbeating loses leadership after this long. */
   sessionTimeoutMs: positiveInt(6_000, 300_000).default(6_000),
   /** Server-side watch timeout; the watch is renewed from the last resourceVersion after it. */
@@ -103,6 +104,7 @@ export const producerEnv: Record<keyof z.input<typeof producerSchema>, string> =
   queueMaxEvents: 'KUBETRAIL_QUEUE_MAX_EVENTS',
   queueMaxBytes: 'KUBETRAIL_QUEUE_MAX_BYTES',
   batchMaxEvents: 'KUBETRAIL_BATCH_MAX_EVENTS',
+  batchMaxBytes: 'KUBETRAIL_BATCH_MAX_BYTES',
   sessionTimeoutMs: 'KUBETRAIL_SESSION_TIMEOUT_MS',
   watchTimeoutSeconds: 'KUBETRAIL_WATCH_TIMEOUT_SECONDS',
   transactionTimeoutMs: 'KUBETRAIL_TRANSACTION_TIMEOUT_MS',

@@ -99,8 +99,11 @@ export class BoundedQueue {
     });
   }
 
-  /** Takes up to maxItems items, waiting until there is at least one (undefined once closed). */
-  async take(maxItems: number, signal?: AbortSignal): Promise<QueueItem[] | undefined> {
+  /**
+   * Takes up to maxItems items and about maxBytes (at least one item), waiting until there is
+   * one (undefined once closed).
+   */
+  async take(maxItems: number, signal?: AbortSignal, maxBytes = Number.MAX_SAFE_INTEGER): Promise<QueueItem[] | undefined> {
     while (this.length === 0) {
       if (this.closed || signal?.aborted) return undefined;
       await new Promise<void>((resolve) => {
@@ -112,7 +115,14 @@ export class BoundedQueue {
         this.waiters.push(done);
       });
     }
-    const end = Math.min(this.items.length, this.head + maxItems);
+    let end = this.head;
+    let bytes = 0;
+    while (end < this.items.length && end - this.head < maxItems) {
+      const next = itemBytes(this.items[end]!);
+      if (end > this.head && bytes + next > maxBytes) break;
+      bytes += next;
+      end += 1;
+    }
     const taken = this.items.slice(this.head, end);
     this.head = end;
     for (const item of taken) this.bytes -= itemBytes(item);

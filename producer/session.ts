@@ -80,7 +80,7 @@ export class Session {
   private async publishLoop(queue: BoundedQueue, publisher: Publisher): Promise<void> {
     const { config, metrics } = this.deps;
     for (;;) {
-      const items = await queue.take(config.batchMaxEvents, this.abort.signal);
+      const items = await queue.take(config.batchMaxEvents, this.abort.signal, config.batchMaxBytes);
       if (!items) return;
       metrics.queueEvents.set(queue.length);
       const result = await publisher.publish(items);

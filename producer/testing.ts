@@ -106,10 +106,13 @@ export interface ChildProducer {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `producer/main.ts` in its own process with the given environment. */
-export function spawnProducer(env: Record<string, string>): ChildProducer {
-  const main = join(repoRoot, 'producer', 'main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+/**
+ * Runs `producer/main.ts` in its own process with the given environment (with `compiled`, the
+ * build's dist/producer/main.js instead, without tsx: what a deployment runs).
+ */
+export function spawnProducer(env: Record<string, string>, options: { compiled?: boolean } = {}): ChildProducer {
+  const main = options.compiled ? join(repoRoot, 'dist', 'producer', 'main.js') : join(repoRoot, 'producer', 'main.ts');
+  const child = spawn(process.execPath, options.compiled ? [main] : ['--import', 'tsx', main], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: process.env.PRODUCER_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

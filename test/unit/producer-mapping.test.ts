@@ -181,6 +181,10 @@ test('the queue is bounded in events and bytes, and lets one huge item in when e
   assert.equal(q.lastSeq, 4);
   q.close();
   assert.equal(await q.take(1), undefined);
+  const b = new BoundedQueue(10, 100_000);
+  for (let i = 0; i < 4; i += 1) b.tryPush(item(10_000));
+  assert.equal((await b.take(10, undefined, 25_000))!.length, 2, 'a batch stops at its byte budget');
+  assert.equal((await b.take(10, undefined, 1))!.length, 1, 'but takes at least one item');
 });
 
 test('the leader is the member that claims it most recently, else the oldest', () => {
