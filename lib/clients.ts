@@ -1,4 +1,6 @@
 // Kafka and Schema Registry clients built from the validated connection settings.
+// Every kafkajs client in kubetrail gets the read_committed fix (see lib/kit/kafkajs-fix.ts).
+import './kit/kafkajs-fix.js';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { ConnectionConfig } from './config.js';
