@@ -3,9 +3,9 @@
 // the processor's own options from KUBETRAIL_<PROCESSOR>_<OPTION> (see its README).
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { connectionEnv, connectionSchema, resolveConfig } from '../lib/config.js';
+import { ConfigError, connectionEnv, connectionSchema, resolveConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { listProcessors, loadProcessor } from '../lib/kit/discovery.js';
+import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { runProcessor } from '../lib/kit/runner.js';
 import { configFile, localStackSettings } from './connection.js';
 import { addSettingFlags, settingFlags } from './options.js';
@@ -70,7 +70,10 @@ export function registerProcessCommand(program: Command): void {
     .option('--config <file>', 'YAML or JSON file of settings (env KUBETRAIL_CONFIG)');
   addSettingFlags(command, processorServiceEnv).action(async (name: string, options: Record<string, unknown>) => {
     const config = loadProcessorServiceConfig(options);
-    const definition = await loadProcessor(name);
+    // An unknown processor name is a usage error (exit 2), like any other bad setting.
+    const definition = await loadProcessor(name).catch((error: unknown) => {
+      throw error instanceof ProcessorNotFoundError ? new ConfigError(error.message) : error;
+    });
     const logger = createLogger(definition.name);
     const handle = await runProcessor(definition, {
       connection: config,

@@ -19,7 +19,11 @@ export const connectionSchema = z.object({
   kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   kafkaSaslUsername: z.string().optional(),
   kafkaSaslPassword: z.string().optional(),
-  schemaRegistryUrl: z.string().url('must be a URL such as http://localhost:8081'),
+  // An http(s) URL: 'registry:8081' parses as a URL (scheme "registry:") but no client can use it.
+  schemaRegistryUrl: z
+    .string()
+    .url('must be a URL such as http://localhost:8081')
+    .refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL such as http://localhost:8081'),
   schemaRegistryUsername: z.string().optional(),
   schemaRegistryPassword: z.string().optional(),
 });

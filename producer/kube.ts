@@ -66,6 +66,14 @@ export async function rawGet(kc: KubeConfig, path: string, signal?: AbortSignal)
   });
 }
 
+/** A request that got no answer at all ("fetch failed"): say which server, and why. */
+function unreachable(kc: KubeConfig, error: unknown): Error {
+  const server = kc.getCurrentCluster()?.server ?? '(no server in the kubeconfig)';
+  const cause = (error as { cause?: { message?: unknown } } | null)?.cause?.message;
+  const why = [(error as Error)?.message, typeof cause === 'string' ? cause : undefined].filter(Boolean).join(': ');
+  return new Error(`cannot reach the Kubernetes API server at ${server}: ${why}`, { cause: error });
+}
+
 /**
  * Finds the resource on the server (GET /apis/<group>/<version>, or /api/v1 for the core group).
  * An unknown group/version or resource is a configuration error that names what the server has.
@@ -77,6 +85,7 @@ export async function discoverResource(kc: KubeConfig, group: string, version: s
     if (group) list = await kc.makeApiClient(CustomObjectsApi).getAPIResources({ group, version });
     else list = (await rawGet(kc, `/api/${version}`)) as V1APIResourceList;
   } catch (error) {
+    if (statusOf(error) === undefined) throw unreachable(kc, error);
     if (statusOf(error) !== 404) throw error;
     let served = '';
     try {
