@@ -27,10 +27,11 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
 /** HTTP status of an error from client-node (ApiException.code, Watch's statusCode). */
 export function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { code?: unknown; statusCode?: unknown };
-  if (typeof e.statusCode === 'number') return e.statusCode;
-  if (typeof e.code === 'number') return e.code;
-  return undefined;
+  const e = error as { code?: unknown; statusCode?: unknown; name?: unknown };
+  // kafkajs errors carry a numeric Kafka error code, not an HTTP status.
+  if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return undefined;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : undefined;
+  return status !== undefined && status >= 100 && status <= 599 ? status : undefined;
 }
 
 /** GET of a path on the API server as raw JSON, with the kubeconfig's TLS and credentials. */

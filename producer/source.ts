@@ -127,7 +127,8 @@ export class ScopeWatcher {
         } catch (error) {
           if (signal.aborted) return;
           if (error instanceof RelistRestart) continue;
-          if (statusOf(error) === undefined && !isNetworkError(error)) throw error; // Kafka or a bug: the session handles it
+          // Kafka (reading the index) or a bug: the session ends and starts over from the state.
+          if (isKafkaError(error) || (statusOf(error) === undefined && !isNetworkError(error))) throw error;
           this.log.warn({ err: error }, 'relist failed; retrying');
           await sleep(backoff, signal);
           backoff = Math.min(backoff * 2, 5_000);
@@ -331,6 +332,11 @@ export class ScopeWatcher {
     );
     this.resumeRv = listRv;
   }
+}
+
+export function isKafkaError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && name.startsWith('KafkaJS');
 }
 
 /** Errors of the connection to the API server (refused, reset, TLS, DNS) rather than of the program. */

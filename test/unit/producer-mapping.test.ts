@@ -213,3 +213,17 @@ test('the state topic layout: checkpoints, index entries and tombstones fold int
   assert.equal(snapshot.checkpoints.get('a')?.resourceVersion, '5');
   assert.deepEqual([...snapshot.index!.keys()], ['u1']);
 });
+
+test('errors: HTTP statuses from client-node, not Kafka error codes; network errors are retried', async () => {
+  const { statusOf } = await import('../../producer/kube.js');
+  const { isKafkaError, isNetworkError } = await import('../../producer/source.js');
+  assert.equal(statusOf({ code: 410, body: {} }), 410);
+  assert.equal(statusOf({ statusCode: 404 }), 404);
+  assert.equal(statusOf({ name: 'KafkaJSProtocolError', code: 6 }), undefined);
+  assert.equal(statusOf({ code: 6 }), undefined);
+  assert.equal(statusOf(new Error('x')), undefined);
+  assert.equal(isKafkaError({ name: 'KafkaJSConnectionError' }), true);
+  assert.equal(isNetworkError({ code: 'ECONNREFUSED' }), true);
+  assert.equal(isNetworkError(new TypeError('fetch failed', { cause: { code: 'UND_ERR_SOCKET' } })), true);
+  assert.equal(isNetworkError(new Error('bug')), false);
+});
