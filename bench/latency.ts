@@ -8,11 +8,14 @@
 // open loop at a fixed rate (each at its scheduled time, at most one write in flight per
 // workflow, at most 64 in all), each with a unique progress value, and matched to its summary.
 // Latency counts from the moment the write is sent, so it includes the API server's write; the
-// write's own response time is reported beside it.
+// write's own response time is reported beside it. The issue suggests 200 changes/s; the API
+// server here takes far fewer writes of these objects, so the rates rise from 5/s until one does
+// not keep up, and the steady run (20 s) is at the highest that did.
 //
-// A steady rate first, then rising rates; a rate "keeps up" when at least 95% of the scheduled
-// writes were sent on time and every change's summary arrived within 5 s after the last write,
-// with p99 under 2 s.
+// A steady rate first, then rising rates; a rate "keeps up" when the API server took the writes
+// (95% sent on time, and at least 90% of the rate achieved), every change's summary arrived (within 5 s after the last
+// write), and the pipeline's own part (producer saw the change → summary readable) stayed under
+// 2 s at p99, i.e. no backlog grew.
 import type { BenchContext } from './lib/context.js';
 import { sleep } from './lib/context.js';
 import { round, summarize } from './lib/stats.js';
@@ -38,9 +41,11 @@ export interface RateResult {
 export async function latencyBench(ctx: BenchContext, templates: TemplateSet): Promise<Record<string, unknown>> {
   const quick = ctx.options.quick;
   const workflows = quick ? 24 : 64;
-  const steady = { rate: quick ? 10 : 20, seconds: quick ? 6 : 20 };
-  const steps = quick ? [20] : [10, 20, 40, 80, 160];
-  const stepSeconds = quick ? 5 : 10;
+  const steady = { seconds: quick ? 6 : 20 };
+  const steps = quick ? [5, 10] : [5, 10, 20, 40, 80, 160];
+  const stepSeconds = quick ? 5 : 8;
+  // ~1,100 writes of ~35 kB objects, kept by etcd (no automatic compaction in the embedded stack).
+  if (ctx.etcdHeadroomBytes() < 200e6) throw new Error(`the embedded etcd is near its 2 GiB quota (${Math.round(ctx.etcdHeadroomBytes() / 1e6)} MB left): not writing; compact it when no test runs (npm run stack -- compact)`);
   const namespace = `bench-${ctx.runId}-lat`;
   const rawTopic = ctx.topic('lat.raw');
   const summaryTopic = ctx.topic('lat.summary');
@@ -160,7 +165,8 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         latencyMs: lat,
         pipelineMs: summarize(pipeline),
         writeMs: summarize(writeTimes),
-        keepsUp: written >= scheduled * 0.95 && latencies.length >= written && lat.p99 < 2000,
+        // The source sustained the rate, every change arrived, and the pipeline did not fall behind.
+        keepsUp: skipped <= scheduled * 0.05 && written / writeSeconds >= rate * 0.9 && latencies.length >= written && summarize(pipeline).p99 < 2000,
       };
       ctx.log(
         `latency: ${rate}/s target → ${result.writtenPerSec}/s written (${skipped} not sent on time), ${latencies.length}/${written} summaries; ` +
@@ -169,7 +175,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       return result;
     };
 
-    const steadyResult = await runRate(steady.rate, steady.seconds);
+    // Rising rates until one does not keep up; then a longer steady run at the highest that did.
     const stepResults: RateResult[] = [];
     for (const rate of steps) {
       const r = await runRate(rate, stepSeconds);
@@ -177,6 +183,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       if (!r.keepsUp) break;
     }
     const highest = stepResults.filter((r) => r.keepsUp).pop();
+    const steadyResult = await runRate(highest?.targetPerSec ?? steps[0]!, steady.seconds);
     return {
       deployment: 'producer and workflow-summary (exactly-once) as child processes; writer and read_committed subscriber in the bench process',
       workflows,

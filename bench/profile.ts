@@ -11,15 +11,16 @@
 //   c. gzip against no compression on the raw topic, measured: writing (kafkajs), bytes on the
 //      broker's disk, and the summary processor reading each (alternated).
 //   d. Transaction size: the summary processor with 25-record transactions against the default
-//      (500, bounded by what one fetch returns).
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+//      (500, bounded by what one fetch returns), and over the uncompressed topic with the
+//      consumer's fetch size raised from 1 MiB to 8 MiB per partition (bench/lib/fetch-size.ts).
+import { readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import avro from 'avsc';
 import type { BenchContext } from './lib/context.js';
 import { fillTopic } from './lib/fill.js';
 import { sharedRaw } from './lib/raw.js';
-import { repoRoot } from './lib/context.js';
+import { analyseProfile, processorCategories } from './lib/cpuprofile.js';
 import { median, round } from './lib/stats.js';
 import { encodeEvent, resourceEventType, wireHeader, workloadEvents, type TemplateSet } from './lib/workload.js';
 import { runPass, type PassResult } from './throughput.js';
@@ -101,68 +102,6 @@ function micro(templates: TemplateSet, quick: boolean): { records: number; meanV
   return { records: events.length, meanValueBytes: Math.round(mean), steps };
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
-
-const categories: Array<[string, (fn: string, url: string) => boolean]> = [
-  ['idle', (fn) => fn === '(idle)'],
-  ['garbage collection', (fn) => fn === '(garbage collector)'],
-  // JSON.parse is a builtin: V8 books its time to the function that calls it.
-  ['JSON.parse of the raw object (parseObject, lib/raw-event.ts)', (fn, url) => fn === 'parseObject' || (url === '' && (fn === 'parse' || fn === 'JSONParse'))],
-  ['Avro (avsc): decode, encode, state values', (_fn, url) => url.includes('/avsc/')],
-  ['sha256 (fingerprint, change ids)', (fn, url) => url.includes('internal/crypto') || fn === 'digest' || fn === 'update'],
-  ['kafkajs protocol (record batches, CRC32C, varints, requests)', (_fn, url) => url.includes('/kafkajs/src/protocol/')],
-  ['kafkajs client (consumer, producer, network)', (_fn, url) => url.includes('/kafkajs/')],
-  ['processor code (processors/, lib/argo-workflow.ts, lib/raw-event.ts)', (_fn, url) => url.includes('/processors/') || url.includes('/lib/argo-workflow') || url.includes('/lib/raw-event')],
-  ['runner (lib/kit)', (_fn, url) => url.includes('/lib/kit/')],
-  ['logging and metrics (pino, prom-client)', (_fn, url) => url.includes('/pino') || url.includes('/prom-client/')],
-  ['socket writes and buffer copies (native)', (fn, url) => url === '' && ['writeBuffer', 'writev', 'writeUtf8String', 'copy', 'byteLengthUtf8', 'utf8Write', 'compare'].includes(fn)],
-  ['Node internals (streams, net, buffers, timers, zlib callbacks)', (_fn, url) => url.startsWith('node:')],
-  ['native / V8 (program)', (fn) => fn === '(program)' || fn === '(root)'],
-];
-
-function analyseProfile(file: string, fromUs: number, toUs: number) {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map<number, number>();
-  let t = profile.startTime;
-  let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const delta = profile.timeDeltas[i] ?? 0;
-    t += delta;
-    if (t < fromUs || t > toUs) continue;
-    const next = profile.timeDeltas[i + 1] ?? delta;
-    self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + next);
-    total += next;
-  }
-  const byCategory = new Map<string, number>();
-  const byFunction = new Map<string, number>();
-  for (const [id, us] of self) {
-    const node = byId.get(id)!;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const fn = functionName || '(anonymous)';
-    const category = categories.find(([, match]) => match(fn, url))?.[0] ?? 'other';
-    byCategory.set(category, (byCategory.get(category) ?? 0) + us);
-    // tsx-compiled TypeScript has no useful line numbers in the profile: the file alone.
-    const path = url.replace(/^file:\/\//, '').replace(/^.*?\/node_modules\//, '').replace(`${repoRoot}/`, '');
-    const where = !url ? '(native)' : path.endsWith('.ts') ? path : `${path}:${lineNumber + 1}`;
-    const key = `${fn} ${where}`;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + us);
-  }
-  const busy = total - (byCategory.get('idle') ?? 0);
-  const list = (m: Map<string, number>, n: number) =>
-    [...m]
-      .filter(([k]) => !k.startsWith('(idle)') && k !== 'idle')
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), shareOfBusy: round(us / busy, 3) }));
-  return { sampledMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), idleShare: round((byCategory.get('idle') ?? 0) / total, 3), categories: list(byCategory, 20), topFunctions: list(byFunction, 20) };
-}
-
 export async function profileBench(ctx: BenchContext, templates: TemplateSet): Promise<Record<string, unknown>> {
   const quick = ctx.options.quick;
   // a.
@@ -182,7 +121,7 @@ export async function profileBench(ctx: BenchContext, templates: TemplateSet): P
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   let cpu: ReturnType<typeof analyseProfile> | { missing: string };
   if (file) {
-    cpu = analyseProfile(join(profDir, file), profiled.done.readyHrUs as number, profiled.done.doneHrUs as number);
+    cpu = analyseProfile(join(profDir, file), profiled.done.readyHrUs as number, profiled.done.doneHrUs as number, processorCategories);
     ctx.log(`profile: CPU profile of workflow-summary (${profiled.recordsPerSec.toFixed(0)} records/s while profiled): ${cpu.categories.slice(0, 6).map((c) => `${c.name} ${(c.shareOfBusy * 100).toFixed(0)}%`).join(', ')}`);
   } else {
     cpu = { missing: `no .cpuprofile in ${profDir}` };
@@ -202,18 +141,21 @@ export async function profileBench(ctx: BenchContext, templates: TemplateSet): P
     `profile: writing ${events} raw events: none ${(fillNone.valueBytes / 1e6 / fillNone.seconds).toFixed(1)} MB/s, gzip ${(fillGzip.valueBytes / 1e6 / fillGzip.seconds).toFixed(1)} MB/s; ` +
       `on disk none ${(disk.none / 1e6).toFixed(0)} MB, gzip ${(disk.gzip / 1e6).toFixed(0)} MB`,
   );
-  const repeats = quick ? 1 : 2;
-  const reads: Record<string, Array<PassResult & { commits: number }>> = { none: [], gzip: [], gzipTxn25: [] };
+  const repeats = 1;
+  const reads: Record<string, Array<PassResult & { commits: number }>> = { none: [], gzip: [], gzipTxn25: [], noneFetch8M: [], gzipFetch8M: [] };
   for (let r = 0; r < repeats; r++) {
-    for (const [name, topic, maxBatchRecords] of [
-      ['gzip', gzTopic, undefined],
-      ['none', noneTopic, undefined],
-      ['gzipTxn25', gzTopic, 25],
+    for (const [name, topic, maxBatchRecords, fetchMaxBytesPerPartition] of [
+      ['gzip', gzTopic, undefined, undefined],
+      ['none', noneTopic, undefined, undefined],
+      ['gzipTxn25', gzTopic, 25, undefined],
+      ['noneFetch8M', noneTopic, undefined, 8 * 1024 * 1024],
+      ['gzipFetch8M', gzTopic, undefined, 8 * 1024 * 1024],
     ] as const) {
       const pass = await runPass(ctx, { name, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' }, topic, events, fillNone.valueBytes, {
         label: `profile.${name}.${r}`,
         timeoutMs,
         maxBatchRecords,
+        fetchMaxBytesPerPartition,
       });
       const commits = (pass.done.stats as { commits: number }).commits;
       reads[name]!.push({ ...pass, commits });
@@ -240,6 +182,6 @@ export async function profileBench(ctx: BenchContext, templates: TemplateSet): P
       diskMb: { none: round(disk.none / 1e6), gzip: round(disk.gzip / 1e6), ratio: round(disk.none / Math.max(1, disk.gzip), 1) },
       summaryProcessorRead: { gzip: readSummary(reads.gzip!), none: readSummary(reads.none!) },
     },
-    transactions: { default: readSummary(reads.gzip!), maxBatchRecords25: readSummary(reads.gzipTxn25!) },
+    transactions: { default: readSummary(reads.gzip!), maxBatchRecords25: readSummary(reads.gzipTxn25!), noneDefaultFetch: readSummary(reads.none!), noneFetch8MiB: readSummary(reads.noneFetch8M!), gzipFetch8MiB: readSummary(reads.gzipFetch8M!) },
   };
 }

@@ -6,7 +6,7 @@
 // processor.ts) with a fresh group over the same raw topic, timed from joining the group to the
 // last record (and from spawn, for the same wall-clock view). Alternated, repeats as throughput.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './lib/context.js';
 import { repoRoot } from './lib/context.js';
@@ -45,7 +45,8 @@ async function runReplayCli(ctx: BenchContext, input: string, output: string, ti
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Its stderr, each chunk stamped with the time since spawn (where its wall time goes).
+  child.stderr.on('data', (d: Buffer) => (stderr += `[+${Date.now() - began} ms] ${d.toString()}`));
   const code = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (c) => {
@@ -54,6 +55,7 @@ async function runReplayCli(ctx: BenchContext, input: string, output: string, ti
     });
   });
   const wallMs = Date.now() - began;
+  writeFileSync(join(ctx.logDir, `${output.split('.').slice(-2).join('.')}.log`), `${stderr}\n[+${wallMs} ms] exit ${code}\n${stdout}`);
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (code !== 0 || !line) throw new Error(`kubetrail replay exited ${code}:\n${stdout.slice(-1000)}\n${stderr.slice(-2000)}`);
   const report = JSON.parse(line) as { recordsPerSecond: number; processingMs: number; durationMs: number; recordsRead: number };
@@ -69,7 +71,7 @@ async function runReplayCli(ctx: BenchContext, input: string, output: string, ti
 
 export async function replayBench(ctx: BenchContext, templates: TemplateSet): Promise<Record<string, unknown>> {
   const raw = await sharedRaw(ctx, templates);
-  const repeats = ctx.options.quick ? 1 : 2;
+  const repeats = 1;
   const timeoutMs = Math.max(180_000, (raw.events / 30) * 1000);
   const cliExists = existsSync(join(repoRoot, 'cli', 'replay.ts'));
   const cliRuns: ReplayRun[] = [];
@@ -78,6 +80,7 @@ export async function replayBench(ctx: BenchContext, templates: TemplateSet): Pr
     if (cliExists) {
       const run = await runReplayCli(ctx, raw.topic, ctx.topic(`replay.cli.${r}`), timeoutMs);
       cliRuns.push(run);
+      await ctx.deleteTopicsWithPrefix(`replay.cli.${r}`);
       ctx.log(
         `replay: kubetrail replay read ${run.recordsRead} records in ${run.wallSeconds.toFixed(1)} s wall (${run.wallRecordsPerSec.toFixed(0)}/s); ` +
           `it reports ${run.reportedRecordsPerSec}/s over ${(run.reportedProcessingMs / 1000).toFixed(1)} s of processing`,

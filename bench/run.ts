@@ -10,8 +10,9 @@
 // Benchmarks: throughput, latency, producer, replay, scaling, profile (default: all, in order).
 //   --quick      small smoke version (about 2 minutes)
 //   --full       the issue's targets: 100,000 raw events, 10,000 watched workflows (long)
-//   --events N   raw events per throughput pass (default 6,000; quick 800; full 100,000)
-//   --repeats N  repeats of the interleaved throughput passes (default 3; quick 1)
+//   --events N   raw events per throughput pass (default 4,000; quick 800; full 100,000)
+//   --repeats N  repeats of the interleaved throughput passes (default 2; quick 1)
+//   --workflows N  watched workflows in the producer benchmark (default 600; quick 100; full 10,000)
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ function parseArgs(argv: string[]): { names: Name[]; options: BenchOptions; help
   let full = false;
   let events: number | undefined;
   let repeats: number | undefined;
+  let workflows: number | undefined;
   let verbose = false;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -49,11 +51,12 @@ function parseArgs(argv: string[]): { names: Name[]; options: BenchOptions; help
     else if (arg === '--full') full = true;
     else if (arg.startsWith('--events')) events = value();
     else if (arg.startsWith('--repeats')) repeats = value();
+    else if (arg.startsWith('--workflows')) workflows = value();
     else if (arg === '--verbose' || arg === '-v') verbose = true;
     else if (arg === '--help' || arg === '-h') help = true;
     else if ((all as readonly string[]).includes(arg)) names.push(arg as Name);
     else if (arg === 'all') names.push(...all);
-    else throw new Error(`unknown argument '${arg}' (benchmarks: ${all.join(', ')}; flags: --quick, --full, --events N, --repeats N)`);
+    else throw new Error(`unknown argument '${arg}' (benchmarks: ${all.join(', ')}; flags: --quick, --full, --events N, --repeats N, --workflows N)`);
   }
   if (quick && full) throw new Error('--quick and --full exclude each other');
   return {
@@ -61,8 +64,9 @@ function parseArgs(argv: string[]): { names: Name[]; options: BenchOptions; help
     options: {
       quick,
       full,
-      events: events ?? (quick ? 800 : full ? 100_000 : 6_000),
-      repeats: repeats ?? (quick ? 1 : full ? 1 : 3),
+      events: events ?? (quick ? 800 : full ? 100_000 : 4_000),
+      repeats: repeats ?? (quick ? 1 : full ? 1 : 2),
+      workflows,
       verbose,
     },
     help,

@@ -14,7 +14,7 @@ export async function scalingBench(ctx: BenchContext, templates: TemplateSet): P
   const events = ctx.options.quick ? ctx.options.events : Math.round(ctx.options.events * 1.5);
   const partitions = 4;
   const counts = [1, 2, 4];
-  const repeats = ctx.options.quick ? 1 : ctx.options.full ? 1 : 2;
+  const repeats = 1;
   const raw = await ctx.createTopic('scale.raw', partitions);
   const schemaId = await ctx.registerRaw(raw);
   const fill = await fillTopic(ctx.kafka, raw, schemaId, templates, { events, prefix: `sc-${ctx.runId}` }, { compression: 'gzip' });
@@ -59,6 +59,7 @@ export async function scalingBench(ctx: BenchContext, templates: TemplateSet): P
         ctx.log(`scaling: ${n} instance(s): ${(events / seconds).toFixed(0)} records/s (${seconds.toFixed(1)} s; records per instance ${perInstance.join(', ')})`);
       } finally {
         await Promise.all(children.map((c) => c.stop(10_000)));
+        await ctx.deleteTopicsWithPrefix(`scale.${n}.${r}`);
       }
     }
   }

@@ -65,7 +65,7 @@ export async function runPass(
   input: string,
   events: number,
   valueBytes: number,
-  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number },
+  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number; fetchMaxBytesPerPartition?: number },
 ): Promise<PassResult & { done: Record<string, unknown> }> {
   const groupId = ctx.track(`bench.${ctx.runId}.${options.label}`);
   let child;
@@ -77,7 +77,7 @@ export async function runPass(
     const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
     child = ctx.spawnChild(
       'processor',
-      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, splitSends: pass.splitSends },
+      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, splitSends: pass.splitSends, fetchMaxBytesPerPartition: options.fetchMaxBytesPerPartition },
       { label: options.label, nodeArgs: options.nodeArgs },
     );
   }
@@ -97,6 +97,8 @@ export async function runPass(
     };
   } finally {
     await child.stop(5_000);
+    // Its output, changelog and dead-letter topics are not needed any more.
+    await ctx.deleteTopicsWithPrefix(options.label);
   }
 }
 
@@ -142,6 +144,7 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   };
   const consumerName = 'Kafka ConsumerPerformance (read_committed)';
   const producerName = 'Kafka ProducerPerformance (acks=all, gzip)';
+  const producerNoneName = 'Kafka ProducerPerformance (acks=all, none)';
   for (let r = 0; r < repeats; r++) {
     for (const pass of processorPasses) {
       const label = `tp.${pass.kind === 'bare' ? 'bare' : pass.processor}.${modeTag(pass.mode)}.${r}`;
@@ -153,9 +156,12 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
     add(consumerName, { recordsPerSec: cp.recordsPerSec, mbPerSec: fill.valueBytes / 1e6 / (events / cp.recordsPerSec), seconds: events / cp.recordsPerSec });
     ctx.log(`  [${r + 1}/${repeats}] ${consumerName}: ${cp.recordsPerSec.toFixed(0)} records/s`);
     const ppTopic = await ctx.createTopic(`tp.pp.${r}`, partitions);
-    const pp = await producerPerformance(ctx, ppTopic, payloads, events, { compression: 'gzip', timeoutMs });
-    add(producerName, { recordsPerSec: pp.recordsPerSec, mbPerSec: pp.mbPerSec, seconds: events / pp.recordsPerSec });
-    ctx.log(`  [${r + 1}/${repeats}] ${producerName}: ${pp.recordsPerSec.toFixed(0)} records/s, ${pp.mbPerSec.toFixed(1)} MB/s`);
+    for (const compression of ['gzip', 'none'] as const) {
+      const name = compression === 'gzip' ? producerName : producerNoneName;
+      const pp = await producerPerformance(ctx, ppTopic, payloads, events, { compression, timeoutMs });
+      add(name, { recordsPerSec: pp.recordsPerSec, mbPerSec: pp.mbPerSec, seconds: events / pp.recordsPerSec });
+      ctx.log(`  [${r + 1}/${repeats}] ${name}: ${pp.recordsPerSec.toFixed(0)} records/s, ${pp.mbPerSec.toFixed(1)} MB/s`);
+    }
     await ctx.admin.deleteTopics({ topics: [ppTopic] }).catch(() => undefined);
   }
 

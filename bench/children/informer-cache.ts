@@ -28,9 +28,9 @@ do {
     namespace: spec.namespace,
     limit: 500,
     _continue: continueToken,
-  })) as { items: Array<{ metadata: { uid: string } }>; metadata?: { _continue?: string } };
+  })) as { items: Array<{ metadata: { uid: string } }>; metadata?: { continue?: string; _continue?: string } };
   for (const item of page.items) store.set(item.metadata.uid, item);
-  continueToken = page.metadata?._continue || undefined;
+  continueToken = page.metadata?.continue || page.metadata?._continue || undefined;
   pages += 1;
 } while (continueToken && pages < 10_000);
 const listMs = Date.now() - began;

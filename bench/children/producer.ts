@@ -60,6 +60,8 @@ const timer = setInterval(async () => {
     peakRss,
     peakHeap,
     watching: handle?.status().watching ?? false,
+    /** Monotonic µs, the clock of V8's CPU profiles. */
+    hrUs: Number(process.hrtime.bigint() / 1000n),
   });
   peakRss = 0;
   peakHeap = 0;

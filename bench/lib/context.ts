@@ -24,6 +24,8 @@ export interface BenchOptions {
   /** Raw events per throughput pass. */
   events: number;
   repeats: number;
+  /** Watched workflows in the producer benchmark (undefined: by --quick / --full). */
+  workflows?: number;
   verbose: boolean;
 }
 
@@ -120,6 +122,18 @@ export class BenchContext {
     return diskBytesOf(join(this.stack.stackDir, 'kafka', 'data'), topic, partitions);
   }
 
+  /**
+   * Bytes the embedded etcd may still grow by. Its data file never shrinks, the stack turns
+   * automatic compaction off (tests compact when they choose), so every write of a 45 kB object
+   * stays there; past the 2 GiB quota etcd refuses all writes — for everyone using the stack.
+   * The benchmarks keep what they write well under this.
+   */
+  etcdHeadroomBytes(): number {
+    const db = join(this.stack.stackDir, 'kubeapi', 'etcd', 'member', 'snap', 'db');
+    const size = existsSync(db) ? statSync(db).size : 0;
+    return 1.8 * 1024 ** 3 - size;
+  }
+
   childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       ...process.env,
@@ -148,6 +162,14 @@ export class BenchContext {
     const log = createWriteStream(logFile);
     child.stderr!.pipe(log);
     return new BenchChild(child, label, logFile);
+  }
+
+  /** Deletes this run's topics whose name starts with bench.<run>.<prefix> (to keep the broker small as the run goes). */
+  async deleteTopicsWithPrefix(prefix: string): Promise<void> {
+    const full = `bench.${this.runId}.${prefix}`;
+    const topics = (await this.admin.listTopics()).filter((t) => t.startsWith(full));
+    if (topics.length === 0) return;
+    await this.admin.deleteTopics({ topics, timeout: 30_000 }).catch((error: Error) => this.log(`deleting ${topics.join(', ')} failed: ${error.message}`));
   }
 
   async cleanup(): Promise<void> {

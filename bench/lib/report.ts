@@ -89,7 +89,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
       out.push(
         table(
           ['run', 'target/s', 'written/s', 'summaries', 'p50 ms', 'p95 ms', 'p99 ms', 'producer→summary p50', 'producer→summary p99', 'API write p50 ms', 'keeps up'],
-          [row('steady', lat.steady), ...lat.steps.map((s: Any) => row('step', s))],
+          [...lat.steps.map((s: Any) => row('step (8 s)', s)), row('steady (20 s)', lat.steady)],
         ),
       );
       out.push(`\nHighest rate that keeps up: ${lat.highestKeepingUp ? `${fmt(lat.highestKeepingUp.targetPerSec)} changes/s` : 'none of the steps'}.`);
@@ -108,7 +108,11 @@ export function renderMarkdown(results: Record<string, unknown>): string {
           [
             ['ADDED (creates) published/s', fmt(pr.rates.addedPerSec, 1), `API server creates: ${fmt(pr.apiServer.createsPerSec, 1)}/s`],
             ['MODIFIED (status changes) published/s', fmt(pr.rates.modifiedPerSec, 1), `API server writes: ${fmt(pr.apiServer.writesPerSec, 1)}/s; all published ${fmt(pr.rates.modifiedLagAfterLastWriteMs)} ms after the last write`],
-            ['READ (first-start list) published/s', `${fmt(pr.rates.relistReadPerSec, 1)} (${fmt(pr.rates.relistMbPerSec, 1)} MB/s)`, 'no API server write in the way'],
+            [
+              'READ (first-start list) published/s',
+              `${fmt(pr.rates.relistReadPerSec, 1)} (${fmt(pr.rates.relistMbPerSec, 1)} MB/s)`,
+              pr.rates.listAlonePerSec !== undefined ? `the same list alone (client-node, pages of 500): ${fmt(pr.rates.listAlonePerSec, 1)}/s` : 'no API server write in the way',
+            ],
           ],
         ),
       );
@@ -131,6 +135,14 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         ),
       );
     }
+  }
+
+  if (pr?.relistCpuProfile?.categories) {
+    const c = pr.relistCpuProfile;
+    out.push(`\nCPU profile (node --cpu-prof) of the producer during the first-start list: ${fmt(c.busyMs)} ms busy, ${fmt(c.idleShare * 100)}% idle.\n`);
+    out.push(table(['category (self time)', 'ms', 'share of busy'], c.categories.slice(0, 10).map((x: Any) => [x.name, fmt(x.ms), `${fmt(x.shareOfBusy * 100, 1)}%`])));
+    out.push('\n');
+    out.push(table(['function (self time)', 'ms', 'share of busy'], c.topFunctions.slice(0, 8).map((x: Any) => [`\`${x.name}\``, fmt(x.ms), `${fmt(x.shareOfBusy * 100, 1)}%`])));
   }
 
   const rp = r.replay;
@@ -201,17 +213,25 @@ export function renderMarkdown(results: Record<string, unknown>): string {
     }
     if (pf.transactions) {
       const t = pf.transactions;
-      out.push('\nTransaction size (workflow-summary, exactly-once, gzip topic):\n');
+      out.push('\nTransaction size (workflow-summary, exactly-once; gzip topic unless said):\n');
       out.push(
         table(
           ['maxBatchRecords', 'records per transaction', 'records/s', 'CPU µs/record'],
           [
             ['500 (default)', fmt(t.default.recordsPerTransaction), fmt(t.default.medianRecordsPerSec), fmt(t.default.cpuUsPerRecord)],
             ['25', fmt(t.maxBatchRecords25.recordsPerTransaction), fmt(t.maxBatchRecords25.medianRecordsPerSec), fmt(t.maxBatchRecords25.cpuUsPerRecord)],
+            ...(t.noneFetch8MiB
+              ? [
+                  ['500, uncompressed topic, fetch 1 MiB/partition (default)', fmt(t.noneDefaultFetch.recordsPerTransaction), fmt(t.noneDefaultFetch.medianRecordsPerSec), fmt(t.noneDefaultFetch.cpuUsPerRecord)],
+                  ['500, uncompressed topic, fetch 8 MiB/partition ²', fmt(t.noneFetch8MiB.recordsPerTransaction), fmt(t.noneFetch8MiB.medianRecordsPerSec), fmt(t.noneFetch8MiB.cpuUsPerRecord)],
+                  ...(t.gzipFetch8MiB ? [['500, gzip topic, fetch 8 MiB/partition ²', fmt(t.gzipFetch8MiB.recordsPerTransaction), fmt(t.gzipFetch8MiB.medianRecordsPerSec), fmt(t.gzipFetch8MiB.cpuUsPerRecord)]] : []),
+                ]
+              : []),
           ],
         ),
       );
     }
   }
+  if (pf?.transactions?.noneFetch8MiB) out.push('\n² The consumer\'s maxBytesPerPartition raised in the processor child (bench/lib/fetch-size.ts): the proposed runner change.');
   return `${out.join('\n')}\n`;
 }
