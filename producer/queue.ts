@@ -35,7 +35,6 @@ export const itemBytes = (item: QueueItem) => (item.type === 'change' ? item.obj
 
 export class BoundedQueue {
   private items: QueueItem[] = [];
-  private head = 0;
   private bytes = 0;
   private nextSeq = 1;
   private waiters: Array<() => void> = [];
@@ -48,7 +47,7 @@ export class BoundedQueue {
   ) {}
 
   get length() {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   get size() {
@@ -115,21 +114,18 @@ export class BoundedQueue {
         this.waiters.push(done);
       });
     }
-    let end = this.head;
+    let end = 0;
     let bytes = 0;
-    while (end < this.items.length && end - this.head < maxItems) {
+    while (end < this.items.length && end < maxItems) {
       const next = itemBytes(this.items[end]!);
-      if (end > this.head && bytes + next > maxBytes) break;
+      if (end > 0 && bytes + next > maxBytes) break;
       bytes += next;
       end += 1;
     }
-    const taken = this.items.slice(this.head, end);
-    this.head = end;
+    // Removed from the array, not just skipped: a consumed item must not stay reachable (at
+    // 50 KB an object, a few hundred of them would be the memory the queue bound is meant to cap).
+    const taken = this.items.splice(0, end);
     for (const item of taken) this.bytes -= itemBytes(item);
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
     if (this.hasRoom()) this.wake(this.roomWaiters);
     return taken;
   }
@@ -142,7 +138,6 @@ export class BoundedQueue {
   close() {
     this.closed = true;
     this.items = [];
-    this.head = 0;
     this.bytes = 0;
     this.wake(this.waiters);
     this.wake(this.roomWaiters);
