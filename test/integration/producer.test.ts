@@ -151,3 +151,22 @@ test('/healthz, /readyz and /metrics: the leader is ready watching, a second rep
   await standby.stop();
   await stop();
 });
+
+test('restarted with another selection: relist; objects that left it are DELETED (inferred), the others not re-published', async () => {
+  const ns = uniqueName('reselect');
+  const config = configFor(ns);
+  const [keep, leave] = [uniqueName('keep'), uniqueName('leave')];
+  const first = await start(config);
+  for (const name of [keep, leave]) await sim.create(scriptFromWorkflow(fixture('hello-world-nrgbf-6c618f8364.json'), { namespace: ns, name, labels: { 'track-me': 'true' } }));
+  await first.reader.waitFor((r) => r.length >= 2, 15_000);
+  await first.stop();
+  const second = await start({ ...config, namePrefix: 'keep-', instanceId: `${config.instanceId}-2` });
+  const records = await second.reader.waitFor((r) => r.length >= 3, 15_000, 'the inferred deletion');
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.deepEqual(operationsOf(second.reader.of(keep)), ['ADDED'], 'unchanged: not re-published');
+  assert.deepEqual(operationsOf(second.reader.of(leave)), ['ADDED', 'DELETED*']);
+  assert.equal(records.length, 3);
+  const relists = await second.producer.metrics.registry.getSingleMetricAsString('kubetrail_producer_relists_total');
+  assert.match(relists, /reason="selection_changed"[^}]*\} 1/);
+  await second.stop();
+});
