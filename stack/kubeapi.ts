@@ -228,8 +228,10 @@ async function ready(ctx: StackContext): Promise<boolean> {
     // /healthz, not /readyz: readyz waits on core-API informers that never sync here.
     const health = await kubeapiGet(ctx, tls, '/healthz');
     if (health.status !== 200) return false;
-    const group = await kubeapiGet(ctx, tls, '/apis/argoproj.io/v1alpha1');
-    return group.status === 200;
+    // Discovery can list the group a moment before the resource's handler serves it (writes then
+    // get a bare 404): ready means a list of workflows answers.
+    const list = await kubeapiGet(ctx, tls, '/apis/argoproj.io/v1alpha1/workflows?limit=1');
+    return list.status === 200;
   } catch {
     return false;
   }

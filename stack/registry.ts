@@ -1,5 +1,5 @@
 // Embedded schema registry: Apicurio Registry 3.x, spoken to through its Confluent-compatible
-// API (/apis/ccompat/v7), with in-memory H2 storage.
+// API (/apis/ccompat/v7), with H2 storage in its data directory.
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServiceDefinition, StackContext } from './service.js';
@@ -92,10 +92,13 @@ export const registry: ServiceDefinition = {
       // readiness is probed on the API itself.
       'quarkus.management.host': ctx.host,
       'quarkus.management.port': 0,
-      // The defaults, spelled out: SQL storage on an in-memory H2 database. A registry restart
-      // therefore loses every schema; producers re-register theirs on start.
+      // SQL storage on an H2 database in a file of the data directory (the default is in
+      // memory): a registry restart or kill -9 is an outage, not a loss of every schema id the
+      // topics refer to — as with any registry deployed for real (Confluent's keeps its schemas
+      // in Kafka).
       'apicurio.storage.kind': 'sql',
       'apicurio.storage.sql.kind': 'h2',
+      'apicurio.datasource.url': `jdbc:h2:file:${path.join(dataDir, 'h2', 'registry')}`,
       // Without a rule, Apicurio answers GET /config/{subject} with 200 NONE where Confluent
       // answers 404 (fall back to global); @kafkajs/confluent-schema-registry's register() then
       // throws a compatibility mismatch. A global BACKWARD rule makes both agree, and is the
