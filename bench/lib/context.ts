@@ -172,6 +172,21 @@ export class BenchContext {
     await this.admin.deleteTopics({ topics, timeout: 30_000 }).catch((error: Error) => this.log(`deleting ${topics.join(', ')} failed: ${error.message}`));
   }
 
+  /** The Schema Registry subjects of this run's topics (<topic>-value), soft then hard deleted. */
+  private async deleteSubjects(): Promise<void> {
+    const base = this.connection.schemaRegistryUrl.replace(/\/$/, '');
+    const signal = AbortSignal.timeout(15_000);
+    const response = await fetch(`${base}/subjects`, { signal });
+    if (!response.ok) return;
+    const subjects = ((await response.json()) as string[]).filter((s) => s.startsWith(`bench.${this.runId}.`));
+    for (const subject of subjects) {
+      const path = `${base}/subjects/${encodeURIComponent(subject)}`;
+      await fetch(path, { method: 'DELETE', signal }).catch(() => undefined);
+      await fetch(`${path}?permanent=true`, { method: 'DELETE', signal }).catch(() => undefined);
+    }
+    if (subjects.length > 0) this.log(`deleted ${subjects.length} registry subjects`);
+  }
+
   async cleanup(): Promise<void> {
     for (const child of this.children) {
       if (child.exitCode === null && child.pid) child.kill('SIGKILL');
@@ -184,6 +199,15 @@ export class BenchContext {
       await this.admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch((error: Error) => this.log(`deleting topics failed: ${error.message}`));
       this.log(`deleted ${mine.length} topics`);
     }
+    // And the consumer groups of its passes (their committed offsets would stay for a week).
+    const groups = (await this.admin.listGroups().catch(() => ({ groups: [] as Array<{ groupId: string }> }))).groups
+      .map((g) => g.groupId)
+      .filter((g) => g.startsWith(`bench.${this.runId}.`) || g.includes(`bench-${this.runId}-`));
+    if (groups.length > 0) {
+      await this.admin.deleteGroups(groups).catch((error: Error) => this.log(`deleting consumer groups failed: ${error.message}`));
+      this.log(`deleted ${groups.length} consumer groups`);
+    }
+    await this.deleteSubjects().catch((error: Error) => this.log(`deleting registry subjects failed: ${error.message}`));
     await this.admin.disconnect().catch(() => undefined);
     this.logStream.end();
   }
