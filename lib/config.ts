@@ -90,7 +90,9 @@ export function resolveConfig<S extends z.ZodObject>(
       const key = String(issue.path[0] ?? '');
       const envName = envNames[key as keyof typeof envNames];
       const how = [`--${kebab(key)}`, envName, `'${key}' in the config file`].filter(Boolean).join(', ');
-      return `  ${key}: ${issue.message === 'Invalid input: expected string, received undefined' ? 'is required' : issue.message} (set with ${how})`;
+      // A missing value reads 'is required', whatever zod says of the type it expected.
+      const message = merged[key] === undefined ? 'is required' : issue.message;
+      return `  ${key}: ${message} (set with ${how})`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
