@@ -16,7 +16,12 @@ export async function ensureTopics(kafka: Kafka, settings: TopicSettings, logger
   try {
     const existing = new Set(await admin.listTopics());
     const wanted = [
-      { topic: settings.topic, numPartitions: settings.topicPartitions, configEntries: [] as Array<{ name: string; value: string }> },
+      {
+        topic: settings.topic,
+        numPartitions: settings.topicPartitions,
+        // Kept forever, as `topics init` creates it: the raw topic is what a replay rebuilds from.
+        configEntries: [{ name: 'retention.ms', value: '-1' }] as Array<{ name: string; value: string }>,
+      },
       {
         topic: settings.stateTopic,
         numPartitions: 1,
