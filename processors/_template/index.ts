@@ -74,7 +74,7 @@ export function createTemplate(options: Partial<TemplateOptions> = {}): Template
   return defineProcessor<ResourceEvent, { changes: ObjectChanges }, ChangesState>({
     name: templateName,
     description: 'Number of changes seen per Kubernetes object (template)',
-    input: { topic: 'kubetrail.raw.workflows', schema: resourceEventSchema },
+    input: { topic: 'kubetrail.raw', schema: resourceEventSchema },
     outputs: { changes: { topic: 'kubetrail.template.changes', schema: objectChangesSchema, compacted: true } },
     state: { store: 'changes', schema: changesStateSchema },
     // Pure apart from the state: no I/O, no clock (use the record's timestamps), no randomness.
