@@ -34,7 +34,6 @@ export interface Variant {
   /** CPU time per input record (user + system, child process), median. */
   cpuUsPerRecord?: number;
   recordsOut?: number;
-  splitSends?: boolean;
 }
 
 export interface ThroughputResult {
@@ -54,8 +53,6 @@ export interface PassSpec {
   kind: 'processor' | 'bare';
   processor?: string;
   mode: 'exactly-once' | 'at-least-once' | 'consume-only';
-  /** Output sends split under the broker's 1 MB batch limit (bench/lib/split-sends.ts). */
-  splitSends?: boolean;
 }
 
 /** Runs one processor or bare-pipe pass over `input` in a child process; resolves with its timing. */
@@ -77,7 +74,7 @@ export async function runPass(
     const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
     child = ctx.spawnChild(
       'processor',
-      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, splitSends: pass.splitSends, fetchMaxBytesPerPartition: options.fetchMaxBytesPerPartition },
+      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, fetchMaxBytesPerPartition: options.fetchMaxBytesPerPartition },
       { label: options.label, nodeArgs: options.nodeArgs },
     );
   }
@@ -108,9 +105,8 @@ export const processorPasses: PassSpec[] = [
   { name: 'bare kafkajs pipe (exactly-once)', kind: 'bare', mode: 'exactly-once' },
   { name: 'workflow-summary (exactly-once)', kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' },
   { name: 'workflow-summary (at-least-once)', kind: 'processor', processor: 'workflow-summary', mode: 'at-least-once' },
-  // Needs the split (see bench/lib/split-sends.ts): without it, it fails on objects of real size.
-  { name: 'completed-filter (exactly-once)', kind: 'processor', processor: 'completed-filter', mode: 'exactly-once', splitSends: true },
-  { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once', splitSends: true },
+  { name: 'completed-filter (exactly-once)', kind: 'processor', processor: 'completed-filter', mode: 'exactly-once' },
+  { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once' },
 ];
 
 /** The workload's objects as text, one per line, for ProducerPerformance's --payload-file. */
@@ -172,7 +168,6 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
       name,
       kind: pass ? pass.kind : 'kafka-tool',
       mode: pass?.mode,
-      splitSends: pass?.splitSends,
       runs: list.map((x) => ({ ...x, recordsPerSec: round(x.recordsPerSec), mbPerSec: round(x.mbPerSec, 2), seconds: round(x.seconds, 2) })),
       medianRecordsPerSec: round(median(list.map((x) => x.recordsPerSec))),
       bestRecordsPerSec: round(best(list.map((x) => x.recordsPerSec))),

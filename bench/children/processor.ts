@@ -9,7 +9,6 @@ import { pino } from 'pino';
 import { connectionSchema } from '../../lib/config.js';
 import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';
 import { loadProcessor } from '../../lib/kit/discovery.js';
-import { installSplitSends } from '../lib/split-sends.js';
 import { installFetchSize } from '../lib/fetch-size.js';
 
 interface Spec {
@@ -25,8 +24,6 @@ interface Spec {
   exitWhenDone?: boolean;
   /** Give up after this long (bounded run). */
   timeoutMs?: number;
-  /** Split output sends under the broker's batch limit (bench/lib/split-sends.ts: the proposed runner fix). */
-  splitSends?: boolean;
   /** Consumer fetch size per partition (bench/lib/fetch-size.ts: the proposed runner change). */
   fetchMaxBytesPerPartition?: number;
 }
@@ -34,7 +31,6 @@ interface Spec {
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`);
 
-if (spec.splitSends) installSplitSends();
 if (spec.fetchMaxBytesPerPartition) installFetchSize(spec.fetchMaxBytesPerPartition);
 const definition = await loadProcessor(spec.processor);
 const connection = connectionSchema.parse({

@@ -45,7 +45,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
           tp.variants.map((v: Any) => {
             const ratio = tp.ratios.find((x: Any) => x.variant === v.name);
             return [
-              v.name + (v.splitSends ? ' ¹' : ''),
+              v.name,
               fmt(v.medianRecordsPerSec),
               fmt(v.bestRecordsPerSec),
               fmt(v.medianMbPerSec, 1),
@@ -59,11 +59,6 @@ export function renderMarkdown(results: Record<string, unknown>): string {
           }),
         ),
       );
-      if (tp.variants.some((v: Any) => v.splitSends)) {
-        out.push(
-          '\n¹ With output sends split under the broker\'s 1 MB batch limit (bench/lib/split-sends.ts); without it completed-filter fails on objects of real size (see the findings).',
-        );
-      }
     }
   }
 
