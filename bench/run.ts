@@ -1,4 +1,4 @@
-// `npm run bench [-- <benchmark>…] [--quick | --full] [--events N] [--repeats N]`
+// `npm run bench [-- <benchmark>…] [--quick | --full] [--events N] [--repeats N] [--workflows N]`
 //
 // Runs the kubetrail benchmarks against the embedded local stack (started if needed, never
 // stopped), each figure side by side with its reference in the same run, and writes
@@ -73,9 +73,18 @@ function parseArgs(argv: string[]): { names: Name[]; options: BenchOptions; help
   };
 }
 
-const { names, options, help } = parseArgs(process.argv.slice(2));
+let parsed: ReturnType<typeof parseArgs>;
+try {
+  parsed = parseArgs(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`bench: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+const { names, options, help } = parsed;
 if (help) {
-  process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
+  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('//')));
+  process.stdout.write(header.map((l) => l.slice(3)).join('\n') + '\n');
   process.exit(0);
 }
 
