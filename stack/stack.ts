@@ -57,17 +57,22 @@ export class LocalStack {
     return join(this.stackDir, 'logs', `${name}.log`);
   }
 
+  /**
+   * The state file is the truth, re-read on every call: other processes (tests, a second
+   * `stack` command) restart services and record their new pids there. Ports are chosen once,
+   * when the file is first written, and kept, so a restarted service keeps its address.
+   */
   private async loadState(): Promise<StackState> {
-    if (this.state) return this.state;
     if (existsSync(this.stateFile)) {
       this.state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState;
-    } else {
-      // Ports are chosen once and kept, so a restarted service keeps its address and clients their config.
+      return this.state;
+    }
+    if (!this.state) {
       const fixed = (name: string) => {
         const value = process.env[`KUBETRAIL_STACK_${name}_PORT`];
         return value ? Number(value) : undefined;
       };
-      this.state = {
+      const state: StackState = {
         ports: {
           kafka: fixed('KAFKA') ?? (await freePort()),
           kafkaController: await freePort(),
@@ -78,8 +83,24 @@ export class LocalStack {
         },
         pids: {},
       };
+      if (!this.state) {
+        this.state = state;
+        this.saveState();
+      }
     }
-    return this.state;
+    return this.state!;
+  }
+
+  /**
+   * Records a service's pid (or its absence) with a synchronous read-modify-write of the state
+   * file, so services started in parallel, or by another process, never overwrite each other.
+   */
+  private setPid(name: ServiceName, pid: number | undefined) {
+    const state = existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState) : this.state!;
+    if (pid === undefined) delete state.pids[name];
+    else state.pids[name] = pid;
+    this.state = state;
+    this.saveState();
   }
 
   private saveState() {
@@ -143,20 +164,17 @@ export class LocalStack {
     const log = this.logFile(name);
     mkdirSync(dirname(log), { recursive: true });
     const pid = spawnDetached(spec, log);
-    state.pids[name] = pid;
-    this.saveState();
+    this.setPid(name, pid);
     const deadline = Date.now() + service.startTimeoutMs;
     for (;;) {
       if (!isOurProcess(pid, this.stackDir)) {
-        delete state.pids[name];
-        this.saveState();
+        this.setPid(name, undefined);
         throw new Error(`${name} exited during start-up. Last lines of ${log}:\n${tailOf(log)}`);
       }
       if (await service.ready(ctx).catch(() => false)) break;
       if (Date.now() > deadline) {
         await stopProcess(pid, this.stackDir, 5_000);
-        delete state.pids[name];
-        this.saveState();
+        this.setPid(name, undefined);
         throw new Error(`${name} was not ready after ${service.startTimeoutMs / 1000}s. Last lines of ${log}:\n${tailOf(log)}`);
       }
       await sleep(250);
@@ -169,8 +187,7 @@ export class LocalStack {
     const state = await this.loadState();
     const pid = state.pids[name];
     if (pid) await stopProcess(pid, this.stackDir);
-    delete state.pids[name];
-    this.saveState();
+    this.setPid(name, undefined);
   }
 
   /** kill -9 of a service, for fault tests; its data is kept for the next start. */
@@ -181,8 +198,7 @@ export class LocalStack {
       signalGroup(pid, 'SIGKILL');
       while (isOurProcess(pid, this.stackDir)) await sleep(20);
     }
-    delete state.pids[name];
-    this.saveState();
+    this.setPid(name, undefined);
   }
 
   async restart(name: ServiceName, { hard = false } = {}): Promise<void> {
