@@ -80,6 +80,17 @@ export function scriptFromWorkflow(
   return { namespace: options.namespace, name: options.name, create, steps, finalPhase };
 }
 
+/** A workflow with no life yet: created with a spec and labels, and no steps to play. */
+export function bareWorkflow(namespace: string, name: string, labels: Record<string, string> = { 'track-me': 'true' }): WorkflowScript {
+  return {
+    namespace,
+    name,
+    create: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name, namespace, labels }, spec: { entrypoint: 'main' } },
+    steps: [],
+    finalPhase: 'Pending',
+  };
+}
+
 export class ArgoSimulator {
   readonly api: CustomObjectsApi;
 

@@ -6,7 +6,7 @@
 // services at start-up: `kubetrail produce` and `kubetrail process` as child processes must say
 // what is wrong and exit with 2 (configuration) or 1 (unreachable) within a bounded time.
 // (lib/kit's own dead-letter reasons are tested with a test processor in kit-runner.test.ts.)
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,8 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Admin, Kafka } from 'kafkajs';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { finalPhases } from '../../lib/argo-workflow.js';
 import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
 import { runProcessor, type ProcessorHandle } from '../../lib/kit/runner.js';
@@ -24,25 +23,11 @@ import { createCompletedFilter } from '../../processors/completed-filter/index.j
 import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
 import type { WorkflowSummary } from '../../schemas/generated/workflow-summary.js';
 import { loadAllWorkflows, loadWorkflow, rawEventFor, type WorkflowObject } from '../fixtures/workflows.js';
-import { RawWriter, createTopic, quietLogger, readTopic, testKafka, testRegistry, type ReadRecord } from '../support/kit-helpers.js';
+import { RawWriter, createTopic, quietLogger, readTopic, kafkaTestbed, type ReadRecord } from '../support/kit-helpers.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
-let kafka: Kafka;
-let admin: Admin;
-let registry: SchemaRegistry;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  kafka = testKafka(connection);
-  admin = kafka.admin();
-  await admin.connect();
-  registry = testRegistry(connection);
-});
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await admin.disconnect();
-});
+const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

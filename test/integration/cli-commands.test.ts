@@ -1,59 +1,27 @@
 // `kubetrail topics init`, `schemas check` and `subscribe` as a user runs them (a child process)
 // against the real stack, every name under a prefix unique to the run.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Partitioners, type Admin, type Kafka } from 'kafkajs';
-import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Partitioners } from 'kafkajs';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
-import { createTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
+import { runCli } from '../support/cli.js';
+import { createTopic, kafkaTestbed } from '../support/kit-helpers.js';
 import { loadWorkflow, rawEventFor } from '../fixtures/workflows.js';
 import { RegistryApi } from '../../lib/registry-api.js';
 import { defaultWorkflowSummaryOptions, summarize, summaryKey } from '../../processors/workflow-summary/summary.js';
 import { workflowSummarySchema } from '../../schemas/generated/workflow-summary.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const cliArgs = process.env.KUBETRAIL_TEST_CLI === 'dist' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
-
-function cli(args: string[], timeoutMs = 40_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kubetrail ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 const connection = testConnection();
-let kafka: Kafka;
-let admin: Admin;
-let registry: SchemaRegistry;
+const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
 const created: string[] = [];
-
-before(async () => {
-  kafka = testKafka(connection);
-  admin = kafka.admin();
-  await admin.connect();
-  registry = testRegistry(connection);
-});
-after(async () => {
+cleanups.push(async () => {
   const existing = new Set(await admin.listTopics());
   const topics = created.filter((t) => existing.has(t));
-  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
+  if (topics.length > 0) await admin.deleteTopics({ topics });
 });
 
 async function topicConfigs(topics: string[]) {
@@ -87,17 +55,17 @@ describe('kubetrail topics init', () => {
     created.push(...Object.values(names));
     const args = ['topics', 'init', '--topic-prefix', p, '--partitions', '2', '--processors', 'workflow-summary'];
 
-    const dry = await cli([...args, '--dry-run']);
+    const dry = await runCli([...args, '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /dry run: would create 5 topics and register 3 schemas/);
     assert.ok(!(await admin.listTopics()).includes(names.raw), 'a dry run creates nothing');
 
-    const first = await cli(args);
+    const first = await runCli(args);
     assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
     assert.match(first.stdout, /created 5 topics, registered 3 schemas/);
     for (const topic of Object.values(names)) assert.match(first.stdout, new RegExp(`created +${topic.replace(/\./g, '\\.')} `));
 
-    const second = await cli(args);
+    const second = await runCli(args);
     assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
     assert.match(second.stdout, /nothing to do: all 5 topics and 3 schemas were already in place/);
     assert.doesNotMatch(second.stdout, /created/);
@@ -117,7 +85,7 @@ describe('kubetrail topics init', () => {
     const state = `${p}kubetrail.producer.state`;
     created.push(state, `${p}kubetrail.raw`);
     await createTopic(admin, state, 3);
-    const { code, stdout } = await cli(['topics', 'init', '--topic-prefix', p, '--processors', 'workflow-summary']);
+    const { code, stdout } = await runCli(['topics', 'init', '--topic-prefix', p, '--processors', 'workflow-summary']);
     assert.equal(code, 1, stdout);
     assert.match(stdout, new RegExp(`PROBLEM +${state.replace(/\./g, '\\.')}`));
     assert.match(stdout, /has 3 partitions, expected 1/);
@@ -133,7 +101,7 @@ describe('kubetrail schemas check', () => {
     const subject = `${p}kubetrail.workflows.summary-value`;
     await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(workflowSummarySchema) }, { subject });
 
-    const ok = await cli(['schemas', 'check', '--topic-prefix', p, '--processors', 'workflow-summary']);
+    const ok = await runCli(['schemas', 'check', '--topic-prefix', p, '--processors', 'workflow-summary']);
     assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
     assert.match(ok.stdout, new RegExp(`${subject.replace(/\./g, '\\.')} +compatible with version 1`));
     assert.match(ok.stdout, new RegExp(`${p.replace(/\./g, '\\.')}kubetrail\\.raw-value +new`));
@@ -144,14 +112,14 @@ describe('kubetrail schemas check', () => {
     const schema = structuredClone(workflowSummarySchema) as unknown as { fields: Array<Record<string, unknown>> };
     schema.fields.push({ name: 'team', type: 'string' }); // no default: old records cannot be read
     writeFileSync(required, JSON.stringify(schema));
-    const bad = await cli(['schemas', 'check', '--schema', `${subject}=${required}`]);
+    const bad = await runCli(['schemas', 'check', '--schema', `${subject}=${required}`]);
     assert.equal(bad.code, 1, `${bad.stdout}\n${bad.stderr}`);
     assert.match(bad.stdout, new RegExp(`${subject.replace(/\./g, '\\.')} +INCOMPATIBLE with version 1: .*team`));
 
     const optional = join(dir, 'optional-field.avsc');
     schema.fields[schema.fields.length - 1] = { name: 'team', type: ['null', 'string'], default: null };
     writeFileSync(optional, JSON.stringify(schema));
-    const fine = await cli(['schemas', 'check', '--schema', `${subject}=${optional}`]);
+    const fine = await runCli(['schemas', 'check', '--schema', `${subject}=${optional}`]);
     assert.equal(fine.code, 0, `${fine.stdout}\n${fine.stderr}`);
   });
 });
@@ -168,7 +136,7 @@ describe('kubetrail subscribe', () => {
     await producer.send({ topic, messages: await Promise.all(summaries.map(async (s) => ({ key: summaryKey(s), value: await registry.encode(id, s) }))) });
     await producer.disconnect();
 
-    const { code, stdout, stderr } = await cli(['subscribe', topic, '--max', '2']);
+    const { code, stdout, stderr } = await runCli(['subscribe', topic, '--max', '2']);
     assert.equal(code, 0, stderr);
     const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { key: string; value: unknown });
     assert.deepEqual(
@@ -176,7 +144,7 @@ describe('kubetrail subscribe', () => {
       summaries.map((s) => ({ key: summaryKey(s), value: JSON.parse(JSON.stringify(s)) as unknown })),
     );
 
-    const failed = await cli(['subscribe', topic, '--phase', 'Failed', '--max', '1']);
+    const failed = await runCli(['subscribe', topic, '--phase', 'Failed', '--max', '1']);
     assert.equal(failed.code, 0, failed.stderr);
     assert.deepEqual(failed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { value: { phase: string } }).value.phase), ['Failed']);
   });

@@ -3,12 +3,10 @@
 // (same content) and into its own topic (nothing written twice).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { Partitioners, type Admin, type Kafka } from 'kafkajs';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Partitioners } from 'kafkajs';
 import { testConnection, uniqueName } from '../support/services.js';
-import { RawWriter, createTopic, readTopic, testKafka, testRegistry, type ReadRecord } from '../support/kit-helpers.js';
+import { runCli } from '../support/cli.js';
+import { RawWriter, createTopic, readTopic, kafkaTestbed, type ReadRecord } from '../support/kit-helpers.js';
 import { loadAllWorkflows, rawEventFor, type WorkflowObject } from '../fixtures/workflows.js';
 import { runProcessor } from '../../lib/kit/runner.js';
 import { createLogger } from '../../lib/log.js';
@@ -16,43 +14,8 @@ import { createWorkflowSummary } from '../../processors/workflow-summary/index.j
 import type { ResourceEvent } from '../../lib/raw-event.js';
 import { RangeReader, type ReplayReport } from '../../lib/replay.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const cliArgs = process.env.KUBETRAIL_TEST_CLI === 'dist' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
-
-function cli(args: string[], timeoutMs = 50_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kubetrail ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${stderr.slice(-3000)}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 const connection = testConnection();
-let kafka: Kafka;
-let admin: Admin;
-let registry: SchemaRegistry;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  kafka = testKafka(connection);
-  admin = kafka.admin();
-  await admin.connect();
-  registry = testRegistry(connection);
-});
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await admin.disconnect();
-});
+const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
 
 /** Each fixture seen Pending, then as it is, then again unchanged; every fifth deleted; one record that is no workflow. */
 function rawEvents(): ResourceEvent[] {
@@ -114,7 +77,7 @@ describe('kubetrail replay', () => {
   });
 
   it('--into-new reproduces the summary topic in a new one, then deletes its group and changelog', async () => {
-    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--into-new', 'replayed', '--json']);
+    const { code, stdout, stderr } = await runCli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--into-new', 'replayed', '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
     const target = `${summaries}.replayed`;
@@ -139,7 +102,7 @@ describe('kubetrail replay', () => {
 
   it('into its own topic writes nothing that is already there', async () => {
     const before = await readTopic(kafka, undefined, summaries, { expected: original.length, settleMs: 300 });
-    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--json']);
+    const { code, stdout, stderr } = await runCli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
     cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
@@ -162,7 +125,7 @@ describe('kubetrail replay', () => {
     await producer.send({ topic: compacted, messages: [...latest.values()].map((r) => ({ key: r.key, value: r.raw })) });
     await producer.disconnect();
 
-    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--to-topic', `summaries=${compacted}`, '--json']);
+    const { code, stdout, stderr } = await runCli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--to-topic', `summaries=${compacted}`, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
     cleanups.push(() => admin.deleteTopics({ topics: [`${report.groupId}.dlq`] }));
@@ -196,7 +159,7 @@ describe('kubetrail replay', () => {
     await transaction.abort();
     await producer.disconnect();
 
-    const { code, stdout, stderr } = await cli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--input-topic', input, '--to-topic', `summaries=${target}`, '--from', from, '--json']);
+    const { code, stdout, stderr } = await runCli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--input-topic', input, '--to-topic', `summaries=${target}`, '--from', from, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
     assert.equal(report.recordsRead, 10, 'the records written after --from');

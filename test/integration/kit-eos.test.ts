@@ -2,32 +2,16 @@
 // moments while records keep arriving, and restarted each time. Every input record must give
 // exactly one output (by id), and the per-name counts kept in state must run 1..n without a gap
 // or a repeat (a lost state write would restart a count; a repeated record would repeat one).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admin, Kafka } from 'kafkajs';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
-import { ProcessorChild, RawWriter, createTopic, event, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
+import { ProcessorChild, RawWriter, createTopic, event, readTopic, kafkaTestbed } from '../support/kit-helpers.js';
 import { counterProcessor, type Counted } from '../support/kit-processors.js';
 import { runProcessor } from '../../lib/kit/runner.js';
 import { quietLogger } from '../support/kit-helpers.js';
 
 const connection = testConnection();
-let kafka: Kafka;
-let admin: Admin;
-let registry: SchemaRegistry;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  kafka = testKafka(connection);
-  admin = kafka.admin();
-  await admin.connect();
-  registry = testRegistry(connection);
-});
-after(async () => {
-  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-  await admin.disconnect();
-});
+const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,12 +1,10 @@
 // The real processors (found by discovery, as `kubetrail process <name>` finds them) run by the
 // runner on Kafka give the same outputs, key by key and in order, as the in-memory test driver
 // gives for the same raw events: the two share semantics.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admin, Kafka } from 'kafkajs';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
-import { RawWriter, createTopic, quietLogger, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
+import { RawWriter, createTopic, quietLogger, readTopic, kafkaTestbed } from '../support/kit-helpers.js';
 import { loadAllWorkflows, rawEventFor } from '../fixtures/workflows.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
 import { listProcessors, loadProcessor } from '../../lib/kit/discovery.js';
@@ -14,21 +12,7 @@ import { ProcessorTestDriver } from '../../lib/kit/test-driver.js';
 import { runProcessor } from '../../lib/kit/runner.js';
 
 const connection = testConnection();
-let kafka: Kafka;
-let admin: Admin;
-let registry: SchemaRegistry;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  kafka = testKafka(connection);
-  admin = kafka.admin();
-  await admin.connect();
-  registry = testRegistry(connection);
-});
-after(async () => {
-  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-  await admin.disconnect();
-});
+const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
 
 /** JSON with sorted keys: an avsc record and a plain object with the same fields compare equal. */
 function canonical(value: unknown): string {

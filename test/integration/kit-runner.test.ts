@@ -1,13 +1,11 @@
 // The processor runner on the real stack: outputs by declared name, keyed state across restarts,
 // dead letters for every kind of bad record, at-least-once mode, a missing input topic.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Admin, Kafka } from 'kafkajs';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { testConnection, uniqueName } from '../support/services.js';
-import { RawWriter, createTopic, event, quietLogger, readTopic, testKafka, testRegistry } from '../support/kit-helpers.js';
+import { RawWriter, createTopic, event, quietLogger, readTopic, kafkaTestbed } from '../support/kit-helpers.js';
 import { counterProcessor, fanOutProcessor, passThroughProcessor, type Counted } from '../support/kit-processors.js';
 import { runProcessor, type ProcessorHandle, type RunProcessorOptions } from '../../lib/kit/runner.js';
 import type { ProcessorDefinition } from '../../lib/kit/processor.js';
@@ -15,21 +13,7 @@ import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
 import { TopicError } from '../../lib/kit/topics.js';
 
 const connection = testConnection();
-let kafka: Kafka;
-let admin: Admin;
-let registry: SchemaRegistry;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  kafka = testKafka(connection);
-  admin = kafka.admin();
-  await admin.connect();
-  registry = testRegistry(connection);
-});
-after(async () => {
-  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-  await admin.disconnect();
-});
+const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
 
 interface Names {
   group: string;

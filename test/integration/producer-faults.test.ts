@@ -5,7 +5,7 @@
 import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ArgoSimulator } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, bareWorkflow } from '../../lib/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/clients.js';
 import { createLogger } from '../../lib/log.js';
 import { LocalStack } from '../../stack/stack.js';
@@ -31,14 +31,6 @@ async function cleanup() {
 }
 afterEach(cleanup);
 after(cleanup);
-
-const workflow = (ns: string, name: string) => ({
-  namespace: ns,
-  name,
-  create: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name, namespace: ns, labels: { 'track-me': 'true' } }, spec: { entrypoint: 'main' } },
-  steps: [],
-  finalPhase: 'Pending',
-});
 
 /** Retries a Kubernetes write while the API server comes back. */
 async function retrying<T>(write: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
@@ -66,8 +58,8 @@ test('API server restarted: the watch resumes from its resourceVersion, every ch
   await child.waitForLog(/"msg":"watching"/, 40_000);
   const reader = await makeReader();
   const [a, b] = [uniqueName('a'), uniqueName('b')];
-  await sim.create(workflow(ns, a));
-  await sim.create(workflow(ns, b));
+  await sim.create(bareWorkflow(ns, a));
+  await sim.create(bareWorkflow(ns, b));
   await sim.patch(ns, a, { status: { phase: 'Running' } }); // just before the restart
   const began = Date.now();
   await local!.restart('kubeapi');
@@ -87,8 +79,8 @@ test('Kafka broker killed (-9) and restarted mid-stream: no change missing, none
   const { ns, child, reader: makeReader } = setup('broker');
   await child.waitForLog(/"msg":"watching"/, 40_000);
   const [a, b, c] = [uniqueName('a'), uniqueName('b'), uniqueName('c')];
-  await sim.create(workflow(ns, a));
-  await sim.create(workflow(ns, b));
+  await sim.create(bareWorkflow(ns, a));
+  await sim.create(bareWorkflow(ns, b));
   const before = await makeReader();
   await before.waitFor((r) => r.length >= 2, 15_000);
   await before.stop();
@@ -96,7 +88,7 @@ test('Kafka broker killed (-9) and restarted mid-stream: no change missing, none
   // While the broker is dead:
   await sim.patch(ns, a, { status: { phase: 'Running' } });
   await sim.delete(ns, b);
-  await sim.create(workflow(ns, c));
+  await sim.create(bareWorkflow(ns, c));
   await new Promise((r) => setTimeout(r, 3_000));
   await local!.start('kafka');
   await sim.patch(ns, c, { status: { phase: 'Running' } });

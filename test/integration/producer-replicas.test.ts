@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ArgoSimulator } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, bareWorkflow } from '../../lib/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/clients.js';
 import { createLogger } from '../../lib/log.js';
 import { childProducerEnv, describe, operationsOf, RawReader, spawnProducer, type ChildProducer } from '../../producer/testing.js';
@@ -26,14 +26,6 @@ after(async () => {
   await reader?.stop();
 });
 
-const workflow = (ns: string, name: string) => ({
-  namespace: ns,
-  name,
-  create: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name, namespace: ns, labels: { 'track-me': 'true' } }, spec: { entrypoint: 'main' } },
-  steps: [],
-  finalPhase: 'Pending',
-});
-
 test('two replicas: one writer, no doubled records; the leader killed, the standby takes over with nothing missing', { timeout: 120_000 }, async () => {
   const ns = uniqueName('replicas');
   const stream = uniqueName('replicas-s');
@@ -48,7 +40,7 @@ test('two replicas: one writer, no doubled records; the leader killed, the stand
   await two.waitForLog(/"msg":"standing by"/, 40_000);
   reader = await new RawReader(kafka, registry, `${stream}.raw`).start();
   const names = Array.from({ length: 4 }, (_, i) => uniqueName(`wf${i}`));
-  for (const name of names) await sim.create(workflow(ns, name));
+  for (const name of names) await sim.create(bareWorkflow(ns, name));
   for (const name of names) await sim.patch(ns, name, { status: { phase: 'Running' } });
   await reader.waitFor((r) => r.length >= 8, 15_000, 'the first 8 records');
   assert.ok(reader.records.every((r) => r.value.source.producer === 'one'), 'one writer: the first replica');
@@ -85,7 +77,7 @@ test('a paused leader (SIGSTOP) is replaced, and when it wakes up it is fenced: 
   await two.waitForLog(/"msg":"standing by"/, 40_000);
   const zombieReader = await new RawReader(kafka, registry, `${stream}.raw`).start();
   const [a, b] = [uniqueName('a'), uniqueName('b')];
-  await sim.create(workflow(ns, a));
+  await sim.create(bareWorkflow(ns, a));
   await zombieReader.waitFor((r) => r.length >= 1, 15_000);
   one.process.kill('SIGSTOP'); // frozen, sockets open: a zombie once the group moves on
   try {
@@ -96,7 +88,7 @@ test('a paused leader (SIGSTOP) is replaced, and when it wakes up it is fenced: 
     one.process.kill('SIGCONT');
   }
   // The ex-leader wakes up with events it had not published: its writes must be refused.
-  await sim.create(workflow(ns, b));
+  await sim.create(bareWorkflow(ns, b));
   await sim.patch(ns, a, { status: { phase: 'Succeeded' } });
   await zombieReader.waitFor((r) => r.length >= 4, 20_000, 'changes after the wake-up');
   await new Promise((r) => setTimeout(r, 3_000));

@@ -6,7 +6,7 @@
 import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ArgoSimulator } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, bareWorkflow } from '../../lib/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/clients.js';
 import { createLogger } from '../../lib/log.js';
 import { compactEtcd } from '../../stack/kubeapi.js';
@@ -33,14 +33,6 @@ async function cleanup() {
 afterEach(cleanup);
 after(cleanup);
 
-const workflow = (ns: string, name: string) => ({
-  namespace: ns,
-  name,
-  create: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name, namespace: ns, labels: { 'track-me': 'true' } }, spec: { entrypoint: 'main' } },
-  steps: [],
-  finalPhase: 'Pending',
-});
-
 function setup(prefix: string) {
   const ns = uniqueName(prefix);
   const stream = uniqueName(`${prefix}-s`);
@@ -58,7 +50,7 @@ test('killed with SIGKILL and restarted: changes made while down arrive, nothing
   const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => uniqueName(n)) as [string, string, string, string];
   const first = await launch('one');
   const reader = await makeReader();
-  for (const name of [a, b, c]) await sim.create(workflow(ns, name));
+  for (const name of [a, b, c]) await sim.create(bareWorkflow(ns, name));
   await sim.patch(ns, a, { status: { phase: 'Running' } });
   await reader.waitFor((r) => r.length >= 4, 15_000, 'the first 4 records');
   const killed = await first.kill('SIGKILL');
@@ -66,7 +58,7 @@ test('killed with SIGKILL and restarted: changes made while down arrive, nothing
   // While no producer runs:
   await sim.patch(ns, a, { status: { phase: 'Succeeded' } });
   await sim.delete(ns, b);
-  await sim.create(workflow(ns, d));
+  await sim.create(bareWorkflow(ns, d));
   await launch('two');
   await reader.waitFor((r) => r.length >= 7, 20_000, 'the 3 changes made while down');
   await sim.patch(ns, c, { status: { phase: 'Running' } });
@@ -85,7 +77,7 @@ test('SIGTERM: clean shutdown with exit code 0, and the next start resumes where
   const first = await launch('one');
   const reader = await makeReader();
   const a = uniqueName('a');
-  await sim.create(workflow(ns, a));
+  await sim.create(bareWorkflow(ns, a));
   await reader.waitFor((r) => r.length >= 1, 15_000);
   const exit = await first.kill('SIGTERM');
   assert.deepEqual(exit, { code: 0, signal: null });
@@ -102,12 +94,12 @@ test('checkpoint compacted while down (410 Gone): relist with READ for changed a
   const [changed, deleted, unchanged, added] = ['changed', 'deleted', 'unchanged', 'added'].map((n) => uniqueName(n)) as [string, string, string, string];
   const first = await launch('one');
   const reader = await makeReader();
-  for (const name of [changed, deleted, unchanged]) await sim.create(workflow(ns, name));
+  for (const name of [changed, deleted, unchanged]) await sim.create(bareWorkflow(ns, name));
   await reader.waitFor((r) => r.length >= 3, 15_000);
   await first.kill('SIGTERM');
   await sim.patch(ns, changed, { status: { phase: 'Running' } });
   await sim.delete(ns, deleted);
-  await sim.create(workflow(ns, added));
+  await sim.create(bareWorkflow(ns, added));
   await compactEtcd(await local!.context());
   const second = await launch('two');
   await reader.waitFor((r) => r.length >= 6, 20_000, 'the relist');

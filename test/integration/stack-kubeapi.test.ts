@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { ArgoSimulator, workflowResource } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, workflowResource, bareWorkflow } from '../../lib/argo-simulator.js';
 import { LocalStack } from '../../stack/stack.js';
 import { compactEtcd } from '../../stack/kubeapi.js';
 import { testConnection, uniqueName } from '../support/services.js';
@@ -47,14 +47,6 @@ async function watchEvents(p: string, query: Record<string, string | number | bo
   return seen;
 }
 
-const workflow = (namespace: string, name: string, labels: Record<string, string>) => ({
-  namespace,
-  name,
-  create: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name, namespace, labels }, spec: { entrypoint: 'main' } },
-  steps: [],
-  finalPhase: 'Pending',
-});
-
 test('a label-selected watch sees ADDED, MODIFIED and DELETED of labelled workflows only', async () => {
   const ns = uniqueName('watch');
   const tracked = uniqueName('tracked');
@@ -64,8 +56,8 @@ test('a label-selected watch sees ADDED, MODIFIED and DELETED of labelled workfl
     { labelSelector: 'track-me=true' },
     (s) => s.some((e) => e.type === 'DELETED'),
     async () => {
-      await sim.create(workflow(ns, untracked, { 'track-me': 'false' }));
-      await sim.create(workflow(ns, tracked, { 'track-me': 'true' }));
+      await sim.create(bareWorkflow(ns, untracked, { 'track-me': 'false' }));
+      await sim.create(bareWorkflow(ns, tracked, { 'track-me': 'true' }));
       await sim.patch(ns, untracked, { status: { phase: 'Running' } });
       await sim.patch(ns, tracked, { status: { phase: 'Running' } });
       await sim.patch(ns, tracked, { status: { phase: 'Succeeded' } });
@@ -85,7 +77,7 @@ test('a watch asked for bookmarks receives BOOKMARK events', async () => {
   // The API server sends a bookmark when the initial events end (sendInitialEvents) — the
   // quickest way to see one without waiting for the periodic bookmark.
   const ns = uniqueName('bookmark');
-  await sim.create(workflow(ns, uniqueName('wf'), { 'track-me': 'true' }));
+  await sim.create(bareWorkflow(ns, uniqueName('wf'), { 'track-me': 'true' }));
   const seen = await watchEvents(
     path(ns),
     { labelSelector: 'track-me=true', allowWatchBookmarks: true, sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' },
@@ -100,7 +92,7 @@ const local = process.env.KUBETRAIL_STACK_DIR ? new LocalStack({ stackDir: proce
 test('a watch from a resourceVersion older than an etcd compaction gets 410 Gone', { skip: local ? false : 'compaction needs the embedded stack' }, async () => {
   const ns = uniqueName('gone');
   const name = uniqueName('wf');
-  const created = (await sim.create(workflow(ns, name, { 'track-me': 'true' }))) as { metadata: { resourceVersion: string } };
+  const created = (await sim.create(bareWorkflow(ns, name, { 'track-me': 'true' }))) as { metadata: { resourceVersion: string } };
   const oldVersion = created.metadata.resourceVersion;
   await sim.patch(ns, name, { status: { phase: 'Running' } });
   await sim.patch(ns, name, { status: { phase: 'Succeeded' } });

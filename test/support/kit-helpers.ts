@@ -10,6 +10,7 @@ import type { ConnectionConfig } from '../../lib/config.js';
 import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js';
 import type { RunProcessorOptions } from '../../lib/kit/runner.js';
 import { createLogger, type Logger } from '../../lib/log.js';
+import { after, before } from 'node:test';
 
 export function quietLogger(name: string): Logger {
   return createLogger(name, process.env.LOG_LEVEL ?? 'warn');
@@ -21,6 +22,23 @@ export function testKafka(connection: ConnectionConfig): Kafka {
 
 export function testRegistry(connection: ConnectionConfig): SchemaRegistry {
   return new SchemaRegistry({ host: connection.schemaRegistryUrl });
+}
+
+/**
+ * What a test file against the broker needs: clients, and a cleanup list run last-in first-out
+ * after the file's tests (processors stop before their topics go), then the admin disconnects.
+ */
+export function kafkaTestbed(connection: ConnectionConfig) {
+  const kafka = testKafka(connection);
+  const admin = kafka.admin();
+  const registry = testRegistry(connection);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  before(() => admin.connect());
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await admin.disconnect();
+  });
+  return { kafka, admin, registry, cleanups };
 }
 
 export async function createTopic(admin: Admin, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {

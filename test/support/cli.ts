@@ -1,0 +1,32 @@
+// Runs the kubetrail CLI as a user would: a real child process, from the sources through tsx, or
+// the compiled dist/cli/main.js when KUBETRAIL_TEST_CLI=dist.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const cliArgs = process.env.KUBETRAIL_TEST_CLI === 'dist' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `kubetrail <args>`; rejects (after SIGKILL) when it has not exited within timeoutMs. */
+export function runCli(args: string[], timeoutMs = 50_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kubetrail ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
