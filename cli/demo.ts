@@ -4,10 +4,9 @@
 // then succeeded or failed as Argo's controller writes them — while the summary topic is shown
 // live. Ctrl-C stops everything it started.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { mkdirSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LocalStack } from '../stack/stack.js';
 import { ArgoSimulator, scriptFromWorkflow } from '../lib/argo-simulator.js';

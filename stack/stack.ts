@@ -1,7 +1,7 @@
 // The embedded local stack: Kafka (KRaft), Apicurio Registry and a Kubernetes API server, run
 // on 127.0.0.1 without Docker. This module owns the processes, ports, logs and the files that
 // tell any client how to connect; each service only says how to get, launch and probe itself.
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -236,7 +236,6 @@ export class LocalStack {
   /** Deletes the stack's data (topics, schemas, etcd); the download cache stays. */
   async reset(): Promise<void> {
     await this.down();
-    const { rmSync } = await import('node:fs');
     rmSync(this.stackDir, { recursive: true, force: true });
     this.state = undefined;
   }
