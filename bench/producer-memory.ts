@@ -16,7 +16,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
 import { ArgoSimulator, workflowResource } from '../lib/argo-simulator.js';
-import { createKafka } from '../lib/clients.js';
+import { createKafka } from '../lib/kafka/client.js';
 import { connectionSchema } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { childProducerEnv, spawnProducer } from '../producer/testing.js';

@@ -24,7 +24,7 @@ import { analyseProfile, processorCategories } from './lib/cpuprofile.js';
 import { median, round } from './lib/stats.js';
 import { encodeEvent, resourceEventType, wireHeader, workloadEvents, type TemplateSet } from './lib/workload.js';
 import { runPass, type PassResult } from './throughput.js';
-import { WireDecoder, WireEncoder } from '../lib/kit/codec.js';
+import { WireDecoder, WireEncoder } from '../lib/kafka/codec.js';
 import { PartitionStore } from '../lib/kit/state-store.js';
 import { parseObject, type ResourceEvent } from '../lib/raw-event.js';
 import { createWorkflowSummary } from '../processors/workflow-summary/index.js';

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LocalStack } from '../stack/stack.js';
 import { ArgoSimulator, scriptFromWorkflow } from '../lib/argo-simulator.js';
-import { createKafka, createRegistry } from '../lib/clients.js';
+import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { loadProducerConfig } from '../producer/config.js';
 import { startProducer, type ProducerHandle } from '../producer/service.js';
 import { loadProcessor } from '../lib/kit/discovery.js';

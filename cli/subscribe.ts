@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { connectionOptions, loadConnection } from './connection.js';
-import { createKafka, createRegistry } from '../lib/clients.js';
+import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { createLogger } from '../lib/log.js';
 
 export interface SubscribeFilters {

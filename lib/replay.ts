@@ -7,13 +7,13 @@
 import type avro from 'avsc';
 import { Partitioners, type Admin, type Kafka, type KafkaMessage } from 'kafkajs';
 import type { ConnectionConfig } from './config.js';
-import { createKafka, createRegistry } from './clients.js';
+import { createKafka, createRegistry } from './kafka/client.js';
 import type { Logger } from './log.js';
 import type { AvroSchema, OutputRecord, ProcessorDefinition } from './kit/processor.js';
 import { runProcessor, resolveTopics, type DeliveryMode, type ProcessorHandle, type ResolvedTopics, type TopicOverrides } from './kit/runner.js';
 import { requireInputTopic } from './kit/topics.js';
-import { WireDecoder, WireEncoder, parseSchema, registerSchema, wireHeader } from './kit/codec.js';
-import { PartitionReader } from './kit/partition-reader.js';
+import { WireDecoder, WireEncoder, parseSchema, registerSchema, wireHeader } from './kafka/codec.js';
+import { PartitionReader } from './kafka/topic-reader.js';
 import type { RunnerStats } from './kit/metrics.js';
 import { OutputIndex, ReplayDedupe, canonicalJson } from './replay-dedupe.js';
 import { RegistryApi } from './registry-api.js';

@@ -4,7 +4,7 @@
 // (`kubetrail produce`), producer/main.ts, the tests and the demo call.
 import type { Server } from 'node:http';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import { createKafka, createRegistry } from '../lib/clients.js';
+import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { startServiceHttp } from '../lib/http.js';
 import type { Logger } from '../lib/log.js';
 import { resourceEventSchema } from '../lib/raw-event.js';

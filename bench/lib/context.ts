@@ -6,9 +6,10 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, type W
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
+import { logLevel, type Kafka, type Admin, type ITopicConfig } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { connectionSchema, type ConnectionConfig } from '../../lib/config.js';
+import { kafkaClient } from '../../lib/kafka/client.js';
 import { LocalStack } from '../../stack/stack.js';
 import type { StackContext } from '../../stack/service.js';
 import { resourceEventSchema } from '../../lib/raw-event.js';
@@ -57,7 +58,7 @@ export class BenchContext {
       if (!broker.startsWith('127.0.0.1:')) throw new Error(`benchmarks run against 127.0.0.1 only, not ${broker}`);
     }
     if (!new URL(this.connection.schemaRegistryUrl).hostname.startsWith('127.0.0.1')) throw new Error('the Schema Registry must be on 127.0.0.1');
-    this.kafka = new Kafka({ clientId: `bench-${this.runId}`, brokers: this.connection.kafkaBrokers, logLevel: logLevel.ERROR, retry: { retries: 8 } });
+    this.kafka = kafkaClient({ clientId: `bench-${this.runId}`, brokers: this.connection.kafkaBrokers, logLevel: logLevel.ERROR, retry: { retries: 8 } });
     this.admin = this.kafka.admin();
     this.registry = new SchemaRegistry({ host: this.connection.schemaRegistryUrl });
     this.logDir = join(repoRoot, '.kubetrail', 'bench', this.runId);

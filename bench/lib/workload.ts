@@ -16,7 +16,7 @@ import type { Message } from 'kafkajs';
 import { loadAllWorkflows, type WorkflowObject } from '../../test/fixtures/workflows.js';
 import { recordHeaders, recordKey, toResourceEvent, type ObjectMeta, type SourceContext } from '../../producer/mapping.js';
 import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js';
-import { wireHeader } from '../../lib/kit/codec.js';
+import { wireHeader } from '../../lib/kafka/codec.js';
 
 type Json = Record<string, unknown>;
 

@@ -19,7 +19,6 @@
 // goes to the dead-letter topic in the same transaction (see dead-letter.ts); the processor goes
 // on. A Schema Registry that does not answer stops the partition, not the records: the batch is
 // retried (with heartbeats) until it answers, and nothing is dead-lettered because of it.
-import './kafkajs-fix.js';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,16 +38,16 @@ import {
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Registry } from 'prom-client';
 import type { ConnectionConfig } from '../config.js';
-import { createKafka, createRegistry } from '../clients.js';
+import { createKafka, createRegistry } from '../kafka/client.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetricsRegistry, startServiceHttp } from '../http.js';
 import type { InputRecord, OutputRecord, ProcessorContext, ProcessorDefinition } from './processor.js';
-import { TransientError, WireDecoder, WireEncoder, explainInvalid, parseSchema, registerSchema } from './codec.js';
+import { TransientError, WireDecoder, WireEncoder, explainInvalid, parseSchema, registerSchema } from '../kafka/codec.js';
 import { deadLetterMessage, type DeadLetterReason } from './dead-letter.js';
 import { PartitionStore, StateError, UndeclaredStore, foldChangelog } from './state-store.js';
-import { PartitionReader } from './partition-reader.js';
+import { PartitionReader } from '../kafka/topic-reader.js';
 import { ensureTopics, maxMessageBytes, requireInputTopic, type TopicSpec } from './topics.js';
-import { messageBytes, splitTopicMessages } from './batching.js';
+import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
 import { RunnerMetrics, type RunnerStats } from './metrics.js';
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once';

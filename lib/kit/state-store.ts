@@ -16,8 +16,8 @@
 import type avro from 'avsc';
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { KeyValueStore } from './processor.js';
-import { HEADER_SIZE, type WireDecoder, type WireEncoder } from './codec.js';
-import { RECORD_OVERHEAD } from './batching.js';
+import { HEADER_SIZE, type WireDecoder, type WireEncoder } from '../kafka/codec.js';
+import { RECORD_OVERHEAD } from '../kafka/batching.js';
 
 /** A state value the state schema rejects, or state used without a declaration. */
 export class StateError extends Error {

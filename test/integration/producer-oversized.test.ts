@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator } from '../../lib/argo-simulator.js';
-import { createKafka, createRegistry } from '../../lib/clients.js';
+import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';

@@ -7,7 +7,7 @@ import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator, bareWorkflow } from '../../lib/argo-simulator.js';
-import { createKafka, createRegistry } from '../../lib/clients.js';
+import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { compactEtcd } from '../../stack/kubeapi.js';
 import { LocalStack } from '../../stack/stack.js';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator, scriptFromWorkflow } from '../../lib/argo-simulator.js';
-import { createKafka, createRegistry } from '../../lib/clients.js';
+import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { ConfigError } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { changeId } from '../../lib/raw-event.js';

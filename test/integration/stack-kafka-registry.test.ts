@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import { createKafka, createRegistry } from '../../lib/clients.js';
+import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { testConnection, uniqueName } from '../support/services.js';
 

@@ -1,12 +1,12 @@
 // Helpers of the kit's integration tests: raw events in, topics read back (read_committed, through
 // the Schema Registry), a processor in a child process that can be killed.
-import '../../lib/kit/kafkajs-fix.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Kafka, Partitioners, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs';
+import { Partitioners, logLevel, type Kafka, type Admin, type IHeaders, type Producer } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { ConnectionConfig } from '../../lib/config.js';
+import { kafkaClient } from '../../lib/kafka/client.js';
 import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js';
 import type { RunProcessorOptions } from '../../lib/kit/runner.js';
 import { createLogger, type Logger } from '../../lib/log.js';
@@ -17,7 +17,7 @@ export function quietLogger(name: string): Logger {
 }
 
 export function testKafka(connection: ConnectionConfig): Kafka {
-  return new Kafka({ brokers: connection.kafkaBrokers, clientId: 'kit-test', logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+  return kafkaClient({ brokers: connection.kafkaBrokers, clientId: 'kit-test', logLevel: logLevel.NOTHING, retry: { retries: 8 } });
 }
 
 export function testRegistry(connection: ConnectionConfig): SchemaRegistry {

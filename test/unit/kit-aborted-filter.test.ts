@@ -1,10 +1,10 @@
 // read_committed filtering of aborted transactions: kafkajs' own filter lets records of aborted
 // transactions through when transactions overlap and are aborted out of order (what a crashed
-// processor leaves in its output topics); lib/kit/kafkajs-fix.ts does not.
+// processor leaves in its output topics); lib/kafka/read-committed-fix.ts does not.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { markAbortedRecords, type FetchedRecord } from '../../lib/kit/kafkajs-fix.js';
+import { markAbortedRecords, type FetchedRecord } from '../../lib/kafka/read-committed-fix.js';
 
 const require = createRequire(import.meta.url);
 const kafkajsFilter = require('kafkajs/src/consumer/filterAbortedMessages.js') as (args: {

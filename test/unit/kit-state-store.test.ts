@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { PartitionStore, StateError, foldChangelog } from '../../lib/kit/state-store.js';
-import { WireDecoder, WireEncoder, parseSchema } from '../../lib/kit/codec.js';
+import { WireDecoder, WireEncoder, parseSchema } from '../../lib/kafka/codec.js';
 import { deadLetterMessage, readDeadLetterHeaders } from '../../lib/kit/dead-letter.js';
 
 const schema = { type: 'record', name: 'Tally', fields: [{ name: 'count', type: 'int' }, { name: 'note', type: 'string', default: '' }] };

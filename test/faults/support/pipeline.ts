@@ -1,7 +1,8 @@
 // One fault scenario's pipeline on the faults stack: producers and both workflow processors in
 // child processes (so SIGKILL is real), on topics, groups and a namespace of their own.
 import { createServer } from 'node:net';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel, type Kafka } from 'kafkajs';
+import { kafkaClient } from '../../../lib/kafka/client.js';
 import { ArgoSimulator } from '../../../lib/argo-simulator.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { childProducerEnv, spawnProducer, type ChildProducer } from '../../../producer/testing.js';
@@ -60,7 +61,7 @@ export class Pipeline {
     this.namespace = this.base;
     this.topics = { raw: `${this.base}.raw`, state: `${this.base}.state`, completed: `${this.base}.completed`, summary: `${this.base}.summary` };
     this.groups = { 'completed-filter': `${this.base}-cf`, 'workflow-summary': `${this.base}-ws` };
-    this.kafka = new Kafka({ brokers: env.connection.kafkaBrokers, clientId: `faults-${scenario}`, logLevel: logLevel.NOTHING, retry: { retries: 12, maxRetryTime: 5_000 } });
+    this.kafka = kafkaClient({ brokers: env.connection.kafkaBrokers, clientId: `faults-${scenario}`, logLevel: logLevel.NOTHING, retry: { retries: 12, maxRetryTime: 5_000 } });
     const kc = new KubeConfig();
     kc.loadFromFile(env.kubeconfig);
     this.sim = new ArgoSimulator(kc);

@@ -1,11 +1,22 @@
-// Kafka and Schema Registry clients built from the validated connection settings.
-// Every kafkajs client in kubetrail gets the read_committed fix (see lib/kit/kafkajs-fix.ts).
-import './kit/kafkajs-fix.js';
+// Every kafkajs client in kubetrail is made here, services, CLI, tests and benchmarks alike, so
+// the kafkajs patches (the read_committed fix and the quick CONCURRENT_TRANSACTIONS retry) are
+// installed in exactly one place, before the first client exists. kafkajs is pinned exactly
+// (package.json) because the patches reach into its internals.
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { ConnectionConfig } from './config.js';
-import { kafkaLogCreator, type Logger } from './log.js';
+import type { ConnectionConfig } from '../config.js';
+import { kafkaLogCreator, type Logger } from '../log.js';
+import { installReadCommittedFix } from './read-committed-fix.js';
+import { installConcurrentTransactionsRetry } from './concurrent-transactions.js';
 
+/** A kafkajs client with kubetrail's patches installed. */
+export function kafkaClient(config: KafkaConfig): Kafka {
+  installReadCommittedFix();
+  installConcurrentTransactionsRetry();
+  return new Kafka(config);
+}
+
+/** The client of a kubetrail service or command, from the validated connection settings. */
 export function createKafka(config: ConnectionConfig, logger: Logger, clientId = config.kafkaClientId): Kafka {
   const kafkaConfig: KafkaConfig = {
     clientId,
@@ -24,7 +35,7 @@ export function createKafka(config: ConnectionConfig, logger: Logger, clientId =
       password: config.kafkaSaslPassword ?? '',
     } as SASLOptions;
   }
-  return new Kafka(kafkaConfig);
+  return kafkaClient(kafkaConfig);
 }
 
 export function createRegistry(config: ConnectionConfig): SchemaRegistry {

@@ -1,5 +1,5 @@
-// A fix for kafkajs 2.2.4's read_committed filtering, installed once per process by importing
-// this module (the runner does; so should any kafkajs consumer that reads transactional topics).
+// A fix for kafkajs 2.2.4's read_committed filtering. lib/kafka/client.ts installs it, once, before
+// it makes any kafkajs client: every client in kubetrail is made there.
 //
 // kafkajs drops the records of aborted transactions in consumer/filterAbortedMessages.js, which
 // (1) takes the broker's list of aborted transactions in the order given, but the broker lists
@@ -11,7 +11,7 @@
 // committed. Kafka's Java client does it as below: sort by first offset, and before each record
 // start ignoring every aborted transaction that began at or before it.
 //
-// The fix wraps kafkajs' Broker#fetch (shared by its consumers and by partition-reader.ts): the
+// The fix wraps kafkajs' Broker#fetch (shared by its consumers and by topic-reader.ts): the
 // records of aborted transactions are marked as control records, which kafkajs then skips
 // while still moving the consumer's position past them, and the aborted-transaction list is
 // emptied so the faulty filter has nothing to do.
@@ -71,12 +71,13 @@ interface FetchResponse {
 
 const PATCHED = Symbol.for('kubetrail.kafkajs.readCommittedFix');
 
-function install(): void {
+/** Wraps Broker#fetch; a second call does nothing. */
+export function installReadCommittedFix(): void {
   const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
   const proto = Broker.prototype;
   if (proto[PATCHED]) return;
   const original = proto.fetch;
-  if (typeof original !== 'function') throw new Error('kafkajs internals changed: Broker#fetch not found (lib/kit/kafkajs-fix.ts needs kafkajs 2.2.x)');
+  if (typeof original !== 'function') throw new Error('kafkajs internals changed: Broker#fetch not found (lib/kafka/read-committed-fix.ts needs kafkajs 2.2.4)');
   proto.fetch = async function fetch(this: unknown, ...args: unknown[]): Promise<FetchResponse> {
     const response = (await (original as (...a: unknown[]) => Promise<FetchResponse>).apply(this, args)) as FetchResponse;
     for (const topic of response.responses ?? []) {
@@ -91,5 +92,3 @@ function install(): void {
   };
   proto[PATCHED] = true;
 }
-
-install();

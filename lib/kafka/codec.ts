@@ -12,8 +12,8 @@
 import avro from 'avsc';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { AvroSchema } from './processor.js';
-import type { DeadLetterReason } from './dead-letter.js';
+import type { AvroSchema } from '../kit/processor.js';
+import type { DeadLetterReason } from '../kit/dead-letter.js';
 
 export const MAGIC_BYTE = 0;
 export const HEADER_SIZE = 5;

@@ -5,7 +5,6 @@
 // consumer and admin are built on, and its Batch class, which drops aborted and control records.
 // They are not part of kafkajs' typed API: the package is pinned (2.2.4, the last release) and
 // the shapes used are checked at start so a change fails loudly instead of restoring nothing.
-import './kafkajs-fix.js';
 import { createRequire } from 'node:module';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 

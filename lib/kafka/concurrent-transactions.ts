@@ -1,0 +1,51 @@
+// Retries CONCURRENT_TRANSACTIONS quickly. A transaction that starts right after the previous one
+// committed asks the coordinator to add partitions (or offsets) before the previous one's markers
+// are written, and the coordinator answers CONCURRENT_TRANSACTIONS until they are: a few
+// milliseconds. kafkajs hands that error to its general retrier, whose first wait is the client's
+// initialRetryTime (300 ms here, sized to ride out a broker restart), and it does not retry it at
+// all for AddOffsetsToTxn (kafkajs #304). That wait was the pipeline's whole latency tail. Java's
+// client retries it after 20 ms (KAFKA-5477); this does the same inside Broker#addPartitionsToTxn
+// and Broker#addOffsetsToTxn, so kafkajs' retrier never sees it, and counts how often it happened.
+import { createRequire } from 'node:module';
+import { sleep } from '../async.js';
+
+const require = createRequire(import.meta.url);
+
+/** Waits before each retry: 10, 20, 40 ms, then 50 ms; about 2 s in all before kafkajs takes over. */
+const DELAYS_MS = [10, 20, 40, ...Array<number>(40).fill(50)];
+
+const counts = { requests: 0, retries: 0 };
+
+/** Transactional requests that met CONCURRENT_TRANSACTIONS at least once, and the retries made. */
+export function concurrentTransactionStats(): { requests: number; retries: number } {
+  return { ...counts };
+}
+
+const PATCHED = Symbol.for('kubetrail.kafkajs.concurrentTransactions');
+
+function isConcurrentTransactions(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'CONCURRENT_TRANSACTIONS';
+}
+
+export function installConcurrentTransactionsRetry(): void {
+  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
+  const proto = Broker.prototype;
+  if (proto[PATCHED]) return;
+  for (const method of ['addPartitionsToTxn', 'addOffsetsToTxn']) {
+    const original = proto[method];
+    if (typeof original !== 'function') throw new Error(`kafkajs internals changed: Broker#${method} not found (lib/kafka/concurrent-transactions.ts needs kafkajs 2.2.4)`);
+    proto[method] = async function retried(this: unknown, ...args: unknown[]): Promise<unknown> {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+        } catch (error) {
+          if (!isConcurrentTransactions(error) || attempt >= DELAYS_MS.length) throw error;
+          if (attempt === 0) counts.requests++;
+          counts.retries++;
+          await sleep(DELAYS_MS[attempt]!);
+        }
+      }
+    };
+  }
+  proto[PATCHED] = true;
+}
