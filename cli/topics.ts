@@ -8,7 +8,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { ConfigError, type ConnectionConfig } from '../lib/config.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
-import { ensureTopics as ensureProcessorTopics, type TopicSpec } from '../lib/kit/topics.js';
+import { ensureTopics as ensureProcessorTopics, type TopicSpec } from '../lib/topics.js';
 import { ensureTopics as ensureProducerTopics } from '../producer/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
 import type { Catalog, CatalogTopic } from '../lib/catalog.js';

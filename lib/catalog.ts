@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { resolveConfig } from './config.js';
 import { resourceEventSchema } from './raw-event.js';
 import type { AvroSchema, ProcessorDefinition } from './kit/processor.js';
-import { resolveTopics, type ResolvedTopics } from './kit/runner.js';
+import { resolveTopics, type ResolvedTopics } from './topics.js';
 import { listProcessors, loadProcessor } from './kit/discovery.js';
 import { producerEnv, producerSchema } from '../producer/config.js';
 

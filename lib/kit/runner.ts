@@ -46,19 +46,13 @@ import { TransientError, WireDecoder, WireEncoder, explainInvalid, parseSchema, 
 import { deadLetterMessage, type DeadLetterReason } from './dead-letter.js';
 import { PartitionStore, StateError, UndeclaredStore, foldChangelog } from './state-store.js';
 import { PartitionReader } from '../kafka/topic-reader.js';
-import { ensureTopics, maxMessageBytes, requireInputTopic, type TopicSpec } from './topics.js';
+import { ensureTopics, maxMessageBytes, requireInputTopic, resolveTopics, type ResolvedTopics, type TopicOverrides, type TopicSpec } from '../topics.js';
 import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
 import { RunnerMetrics, type RunnerStats } from './metrics.js';
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once';
 
-export interface TopicOverrides {
-  input?: string;
-  /** Topic per declared output name. */
-  outputs?: Record<string, string>;
-  changelog?: string;
-  deadLetter?: string;
-}
+export type { ResolvedTopics, TopicOverrides };
 
 export interface RunProcessorOptions {
   connection: ConnectionConfig;
@@ -91,13 +85,6 @@ export interface RunProcessorOptions {
   startupTimeoutMs?: number;
 }
 
-export interface ResolvedTopics {
-  input: string;
-  outputs: Record<string, string>;
-  changelog: string | undefined;
-  deadLetter: string;
-}
-
 export interface ProcessorHandle {
   readonly name: string;
   readonly groupId: string;
@@ -114,22 +101,6 @@ export interface ProcessorHandle {
   stop(): Promise<void>;
   /** Resolves after stop(); rejects when the runner fails and cannot go on. */
   readonly done: Promise<void>;
-}
-
-/** Names every topic of a definition under the given group and overrides. */
-export function resolveTopics(definition: ProcessorDefinition<any, any, any>, groupId: string, overrides: TopicOverrides = {}): ResolvedTopics {
-  const declared = Object.keys(definition.outputs);
-  for (const name of Object.keys(overrides.outputs ?? {})) {
-    if (!declared.includes(name)) throw new Error(`topic override for output '${name}': processor '${definition.name}' declares no such output (declared: ${declared.join(', ')})`);
-  }
-  const outputs: Record<string, string> = {};
-  for (const name of declared) outputs[name] = overrides.outputs?.[name] ?? (definition.outputs[name] as { topic: string }).topic;
-  return {
-    input: overrides.input ?? definition.input.topic,
-    outputs,
-    changelog: definition.state ? (overrides.changelog ?? `${groupId}-${definition.state.store}-changelog`) : undefined,
-    deadLetter: overrides.deadLetter ?? `${groupId}.dlq`,
-  };
 }
 
 interface OutputSpec {

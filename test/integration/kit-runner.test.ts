@@ -10,7 +10,7 @@ import { counterProcessor, fanOutProcessor, passThroughProcessor, type Counted }
 import { runProcessor, type ProcessorHandle, type RunProcessorOptions } from '../../lib/kit/runner.js';
 import type { ProcessorDefinition } from '../../lib/kit/processor.js';
 import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
-import { TopicError } from '../../lib/kit/topics.js';
+import { TopicError } from '../../lib/topics.js';
 
 const connection = testConnection();
 const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);

@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessorNotFoundError, listProcessors, loadProcessor } from '../../lib/kit/discovery.js';
-import { resolveTopics } from '../../lib/kit/runner.js';
+import { resolveTopics } from '../../lib/topics.js';
 
 let root: string;
 const definition = (name: string) => `export default {

@@ -1,0 +1,257 @@
+// The topic contract: every topic kubetrail writes, its name, its settings and who creates it, in
+// one place. The producer (raw and state topics), the processor runner (outputs, changelogs, dead
+// letters), `topics init`, replay and the catalog all take names and settings from here and
+// create topics with ensureTopics(), so a topic is the same whoever creates it first.
+//
+// Roles and their settings:
+//   raw             the producer's change events; cleanup.policy=delete, retention.ms from the
+//                   rawRetentionMs setting (KUBETRAIL_RAW_RETENTION_MS, default -1 = forever: the
+//                   raw topic is what replay rebuilds from). The producer and `topics init` read
+//                   the same setting, so the first to create the topic gives it the same retention.
+//   producer-state  one partition, compacted, compacted early (a restart reads little).
+//   output          a processor's declared output; compacted when declared so.
+//   changelog       a processor's state; compacted early; one partition per input partition.
+//   dead-letter     kept 30 days and up to 8 MB a record (a dead letter is its input plus headers).
+// Every topic is created with replication factor min(3, brokers) and, on three brokers or more,
+// min.insync.replicas=2, so an acknowledged write survives the loss of one broker.
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { z } from 'zod';
+import type { ProcessorDefinition } from './kit/processor.js';
+
+export class TopicError extends Error {
+  override name = 'TopicError';
+}
+
+export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter';
+
+/** Kafka topic names: legal characters, at most 249. */
+export const topicNameSchema = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a topic name: letters, digits, . _ - (at most 249)');
+
+/** The producer's topic settings: read by the producer, `topics init`, replay and the catalog. */
+export const topicSettingsSchema = z.object({
+  topic: topicNameSchema.default('kubetrail.raw'),
+  /** Partitions of the raw topic when it is created. */
+  topicPartitions: z.coerce.number().int().min(1).max(1000).default(3),
+  stateTopic: topicNameSchema.default('kubetrail.producer.state'),
+  /** retention.ms of the raw topic when it is created (-1: forever). */
+  rawRetentionMs: z.coerce.number().int().min(-1).default(-1),
+});
+export type TopicSettings = z.output<typeof topicSettingsSchema>;
+
+/** Environment variables of the topic settings. */
+export const topicSettingsEnv: Record<keyof TopicSettings, string> = {
+  topic: 'KUBETRAIL_TOPIC',
+  topicPartitions: 'KUBETRAIL_TOPIC_PARTITIONS',
+  stateTopic: 'KUBETRAIL_STATE_TOPIC',
+  rawRetentionMs: 'KUBETRAIL_RAW_RETENTION_MS',
+};
+
+export const defaultTopicSettings: TopicSettings = topicSettingsSchema.parse({});
+
+/** The raw topic a processor declares as its input when it reads what the producer writes. */
+export const defaultRawTopic = defaultTopicSettings.topic;
+
+/** max.message.bytes of dead-letter topics. */
+export const DEAD_LETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** The broker's default message.max.bytes, used when a topic's limit cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+export interface TopicSpec {
+  topic: string;
+  role: TopicRole;
+  partitions: number;
+  compacted: boolean;
+  /**
+   * The partition count is part of the contract (a changelog must match the input partition for
+   * partition; the producer's state needs one): an existing topic with another count is an error.
+   */
+  exactPartitions: boolean;
+  /** retention.ms; only the raw topic sets it (others keep their role's default). */
+  retentionMs?: number;
+}
+
+/** The topic configuration a role needs (what createTopics is given). */
+export function topicConfig(spec: TopicSpec, brokers: number): ITopicConfig['configEntries'] {
+  const entries: Array<{ name: string; value: string }> = [{ name: 'cleanup.policy', value: spec.compacted ? 'compact' : 'delete' }];
+  const add = (name: string, value: number | string) => entries.push({ name, value: String(value) });
+  switch (spec.role) {
+    case 'raw':
+      add('retention.ms', spec.retentionMs ?? defaultTopicSettings.rawRetentionMs);
+      break;
+    case 'producer-state':
+      // Compact within the hour rather than after a 7-day segment roll, so a restart reads little.
+      add('segment.ms', HOUR_MS);
+      add('min.cleanable.dirty.ratio', '0.1');
+      break;
+    case 'changelog':
+      // State is rebuilt from the changelog on every assignment: keep it small by compacting early.
+      add('segment.ms', 6 * HOUR_MS);
+      add('min.cleanable.dirty.ratio', '0.1');
+      break;
+    case 'dead-letter':
+      // Dead letters wait for a human: longer than the broker's default week, and larger records.
+      add('retention.ms', 30 * DAY_MS);
+      add('max.message.bytes', DEAD_LETTER_MAX_MESSAGE_BYTES);
+      break;
+    case 'output':
+      break;
+  }
+  if (brokers >= 3) add('min.insync.replicas', 2);
+  return entries;
+}
+
+/** Replication factor of the topics kubetrail creates on a cluster of this many brokers. */
+export function replicationFactor(brokers: number): number {
+  return Math.max(1, Math.min(3, brokers));
+}
+
+/** Partition count of a topic, or undefined when it does not exist. */
+export async function partitionCount(admin: Admin, topic: string): Promise<number | undefined> {
+  const existing = await admin.listTopics();
+  if (!existing.includes(topic)) return undefined;
+  const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+  return topics[0]?.partitions.length;
+}
+
+/** Partition count of a processor's input topic; a TopicError naming it when it does not exist. */
+export async function requireInputTopic(admin: Admin, topic: string, processor: string): Promise<number> {
+  const count = await partitionCount(admin, topic);
+  if (count === undefined) {
+    throw new TopicError(
+      `input topic '${topic}' of processor '${processor}' does not exist: it is created by its producer (start the producer first), ` +
+        `or name another one with the input topic override`,
+    );
+  }
+  return count;
+}
+
+/** max.message.bytes of each topic (its own setting or the broker's default). */
+export async function maxMessageBytes(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  if (topics.length === 0) return result;
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['max.message.bytes'] })),
+  });
+  for (const topic of topics) {
+    const value = Number(resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    result.set(topic, Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES);
+  }
+  return result;
+}
+
+function exactCountProblem(spec: TopicSpec, count: number | undefined): string {
+  const why =
+    spec.role === 'changelog'
+      ? `(one per input partition); delete it (its state is rebuilt only from this topic, so only when it may be lost) or give the processor another group id`
+      : spec.role === 'producer-state'
+        ? `(it orders the producer's checkpoints, index and leader markers)`
+        : `(as configured; set the partition setting to ${count} if that count is intended)`;
+  return `${spec.role} topic '${spec.topic}' has ${count} partitions but must have ${spec.partitions} ${why}`;
+}
+
+const alreadyExists = (error: Error & { type?: string }) => error.type === 'TOPIC_ALREADY_EXISTS' || /already exists/i.test(error.message);
+
+/**
+ * Creates the topics that are missing, with their role's settings, and checks the partition count
+ * of those whose count is part of the contract (TopicError otherwise). Another client creating the
+ * same topic at the same moment is not an error. Returns the topics this call created.
+ */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length > 0) {
+    const { brokers } = await admin.describeCluster();
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: missing.map((spec) => ({
+          topic: spec.topic,
+          numPartitions: spec.partitions,
+          replicationFactor: replicationFactor(brokers.length),
+          configEntries: topicConfig(spec, brokers.length),
+        })),
+      })
+      .catch((error: Error & { type?: string }) => {
+        if (!alreadyExists(error)) throw error;
+      });
+  }
+  const exact = specs.filter((s) => s.exactPartitions);
+  if (exact.length > 0) {
+    const { topics } = await admin.fetchTopicMetadata({ topics: exact.map((s) => s.topic) });
+    for (const spec of exact) {
+      const count = topics.find((t) => t.name === spec.topic)?.partitions.length;
+      if (count !== spec.partitions) throw new TopicError(exactCountProblem(spec, count));
+    }
+  }
+  return missing.map((s) => s.topic);
+}
+
+/** The producer's two topics under its settings. */
+export function producerTopicSpecs(settings: TopicSettings): TopicSpec[] {
+  return [
+    { topic: settings.topic, role: 'raw', partitions: settings.topicPartitions, compacted: false, exactPartitions: false, retentionMs: settings.rawRetentionMs },
+    { topic: settings.stateTopic, role: 'producer-state', partitions: 1, compacted: true, exactPartitions: true },
+  ];
+}
+
+// ---- processors ---------------------------------------------------------------------------------
+
+export interface TopicOverrides {
+  input?: string;
+  /** Topic per declared output name. */
+  outputs?: Record<string, string>;
+  changelog?: string;
+  deadLetter?: string;
+}
+
+export interface ResolvedTopics {
+  input: string;
+  outputs: Record<string, string>;
+  changelog: string | undefined;
+  deadLetter: string;
+}
+
+/** `<group>-<store>-changelog`: a processor's state changelog. */
+export const changelogTopicName = (groupId: string, store: string) => `${groupId}-${store}-changelog`;
+
+/** `<group>.dlq`: a processor's dead letters. */
+export const deadLetterTopicName = (groupId: string) => `${groupId}.dlq`;
+
+/** Names every topic of a processor under its group and the overrides. */
+export function resolveTopics(definition: ProcessorDefinition<any, any, any>, groupId: string, overrides: TopicOverrides = {}): ResolvedTopics {
+  const declared = Object.keys(definition.outputs);
+  for (const name of Object.keys(overrides.outputs ?? {})) {
+    if (!declared.includes(name)) throw new Error(`topic override for output '${name}': processor '${definition.name}' declares no such output (declared: ${declared.join(', ')})`);
+  }
+  const outputs: Record<string, string> = {};
+  for (const name of declared) outputs[name] = overrides.outputs?.[name] ?? (definition.outputs[name] as { topic: string }).topic;
+  return {
+    input: overrides.input ?? definition.input.topic,
+    outputs,
+    changelog: definition.state ? (overrides.changelog ?? changelogTopicName(groupId, definition.state.store)) : undefined,
+    deadLetter: overrides.deadLetter ?? deadLetterTopicName(groupId),
+  };
+}
+
+/** The topics a processor writes, as it creates them (its outputs take the input's partition count). */
+export function processorTopicSpecs(definition: ProcessorDefinition<any, any, any>, topics: ResolvedTopics, inputPartitions: number): TopicSpec[] {
+  const specs: TopicSpec[] = [];
+  const seen = new Set<string>();
+  for (const [name, topic] of Object.entries(topics.outputs)) {
+    if (seen.has(topic)) continue;
+    seen.add(topic);
+    const compacted = (definition.outputs[name] as { compacted?: boolean }).compacted === true;
+    specs.push({ topic, role: 'output', partitions: inputPartitions, compacted, exactPartitions: false });
+  }
+  if (topics.changelog) specs.push({ topic: topics.changelog, role: 'changelog', partitions: inputPartitions, compacted: true, exactPartitions: true });
+  specs.push({ topic: topics.deadLetter, role: 'dead-letter', partitions: 1, compacted: false, exactPartitions: false });
+  for (const spec of specs) {
+    if (spec.topic === topics.input) throw new TopicError(`${spec.role} topic '${spec.topic}' is the input topic of processor '${definition.name}'`);
+  }
+  return specs;
+}
