@@ -5,18 +5,20 @@
 // others; into topics that already hold outputs, the dedupe of replay-dedupe.ts keeps what is
 // there from being written twice. See docs/replay.md.
 import type avro from 'avsc';
-import { Partitioners, type Admin, type Kafka, type KafkaMessage } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type KafkaMessage, type Message } from 'kafkajs';
 import type { ConnectionConfig } from './config.js';
 import { createKafka, createRegistry } from './kafka/client.js';
 import type { Logger } from './log.js';
-import type { AvroSchema, OutputRecord, ProcessorDefinition } from './kit/processor.js';
-import { runProcessor, type DeliveryMode, type ProcessorHandle } from './kit/runner.js';
+import type { AvroSchema, ProcessorDefinition } from './kit/processor.js';
+import type { EncodedOutput, TaskHooks } from './kit/task.js';
+import { runProcessor, type DeliveryMode } from './kit/runner.js';
 import { requireInputTopic, resolveTopics, type ResolvedTopics, type TopicOverrides } from './topics.js';
-import { WireDecoder, WireEncoder, parseSchema, registerSchema, wireHeader } from './kafka/codec.js';
+import { HEADER_SIZE, WireDecoder, parseSchema, wireHeader } from './kafka/codec.js';
 import { PartitionReader } from './kafka/topic-reader.js';
 import type { RunnerStats } from './kit/metrics.js';
 import { OutputIndex, ReplayDedupe, canonicalJson } from './replay-dedupe.js';
 import { RegistryApi } from './registry-api.js';
+import { sleep } from './async.js';
 
 type AnyDefinition = ProcessorDefinition<any, any, any>;
 
@@ -129,31 +131,6 @@ export interface ReplayReport {
   deleted: string[];
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A PartitionReader over [start, end) instead of the whole partition. */
-export class RangeReader extends PartitionReader {
-  private range: { start: number; end: number } | undefined;
-
-  override async bounds(topic: string, partition: number): Promise<{ start: number; end: number }> {
-    const whole = await super.bounds(topic, partition);
-    if (!this.range) return whole;
-    return { start: Math.max(whole.start, this.range.start), end: Math.min(whole.end, this.range.end) };
-  }
-
-  /** Whether [start, end) holds a committed record (transaction markers and aborted records are not). */
-  async hasRecords(topic: string, partition: number, start: number, end: number): Promise<boolean> {
-    this.range = { start, end };
-    let found = false;
-    try {
-      await this.readToEnd(topic, partition, () => (found = true), { cancelled: () => found });
-    } finally {
-      this.range = undefined;
-    }
-    return found;
-  }
-}
-
 async function topicPolicies(admin: Admin, topics: string[]): Promise<Map<string, string>> {
   const policies = new Map<string, string>();
   if (topics.length === 0) return policies;
@@ -256,18 +233,12 @@ async function startOffsets(admin: Admin, topic: string, from: ReplayFrom): Prom
     .sort((a, b) => a.partition - b.partition);
 }
 
-export async function replay(options: ReplayOptions): Promise<ReplayReport> {
-  const began = Date.now();
-  const { definition, groupId, connection, logger } = options;
-  const onEvent = options.onEvent ?? (() => undefined);
-  const cancelled = () => options.signal?.aborted === true;
-  const topics = resolveTopics(definition, groupId, options.topics);
-  const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-replay`);
-  const admin = kafka.admin();
-  const dedupeEnabled = options.dedupe ?? true;
-  const report: ReplayReport = {
-    processor: definition.name,
-    groupId,
+type OutputTarget = { topic: string; schema: AvroSchema; type: avro.Type };
+
+function emptyReport(options: ReplayOptions, topics: ResolvedTopics): ReplayReport {
+  return {
+    processor: options.definition.name,
+    groupId: options.groupId,
     input: topics.input,
     from: describeFrom(options.from),
     ranges: [],
@@ -276,7 +247,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     ignoredPastGoal: 0,
     outputs: Object.entries(topics.outputs).map(([output, topic]) => ({ output, topic, written: 0, duplicates: 0, superseded: 0, finalWrites: 0 })),
     deadLetters: { topic: topics.deadLetter, count: 0, byReason: {} },
-    dedupe: { enabled: dedupeEnabled, indexedRecords: 0, indexedTopics: [] },
+    dedupe: { enabled: options.dedupe ?? true, indexedRecords: 0, indexedTopics: [] },
     durationMs: 0,
     processingMs: 0,
     recordsPerSecond: 0,
@@ -284,8 +255,156 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     kept: [],
     deleted: [],
   };
+}
+
+/** The declared schema of every output, under its target topic. */
+function outputTargets(definition: AnyDefinition, topics: ResolvedTopics): Map<string, OutputTarget> {
+  const targets = new Map<string, OutputTarget>();
+  for (const [name, topic] of Object.entries(topics.outputs)) {
+    const schema = (definition.outputs as Record<string, { schema: AvroSchema }>)[name]!.schema;
+    targets.set(name, { topic, schema, type: parseSchema(schema, `${definition.name} output '${name}'`) });
+  }
+  return targets;
+}
+
+/** The live processor writes the same topics: outputs it writes for this range after the index is read would not be in it. */
+async function warnAboutLiveGroup(admin: Admin, options: ReplayOptions, input: string, ranges: PartitionRange[], onEvent: (event: ReplayEvent) => void): Promise<void> {
+  if (!options.liveGroupId || options.dedupe === false) return;
+  const [live] = await admin.fetchOffsets({ groupId: options.liveGroupId, topics: [input] });
+  const committed = live?.partitions.filter((p) => Number(p.offset) >= 0) ?? [];
+  if (committed.length === 0) return;
+  const lag = ranges.reduce((n, r) => n + Math.max(0, r.goal - Number(committed.find((p) => p.partition === r.partition)?.offset ?? 0)), 0);
+  if (lag > 0) {
+    onEvent({
+      type: 'warning',
+      message: `the live group '${options.liveGroupId}' is ${lag} input records behind the replay's end: outputs it writes during the replay are not deduplicated (let it catch up or stop it first)`,
+    });
+  }
+}
+
+/**
+ * The replay's filters on the task: records past their partition's goal are ignored, and outputs
+ * the targets already hold are not sent. The dedupe reads the encoded output (decoded once for its
+ * canonical form), so each output is encoded once, by the task.
+ */
+function replayHooks(ranges: PartitionRange[], targets: Map<string, OutputTarget>, dedupe: ReplayDedupe<EncodedOutput>, useIndex: boolean, counters: { pastGoal: number }): TaskHooks {
+  const goals = new Map(ranges.map((r) => [r.partition, r.goal]));
+  return {
+    acceptInput(partition, offset) {
+      if (Number(offset) < (goals.get(partition) ?? 0)) return true;
+      counters.pastGoal++;
+      return false;
+    },
+    acceptOutput: useIndex
+      ? (encoded, input) => {
+          const target = targets.get(encoded.output.name)!;
+          const body = encoded.message.value;
+          const canonical = body === null ? null : canonicalJson(target.type.fromBuffer(body.subarray(HEADER_SIZE)));
+          return dedupe.decide(target.topic, encoded.message.key === null || encoded.message.key === undefined ? null : String(encoded.message.key), canonical, { partition: input.partition, offset: Number(input.offset) }, encoded) === 'emit';
+        }
+      : undefined,
+  };
+}
+
+/** Partitions reach their goals: told by the runner at each commit, or by an empty (filtered) fetch. */
+class GoalTracker {
+  private readonly positions = new Map<number, number>();
+  private readonly unfinished: Set<number>;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly ranges: PartitionRange[]) {
+    for (const r of ranges) this.positions.set(r.partition, r.start);
+    this.unfinished = new Set(ranges.filter((r) => r.start < r.goal).map((r) => r.partition));
+  }
+
+  advance = (partition: number, nextOffset: number): void => {
+    const range = this.ranges.find((r) => r.partition === partition);
+    if (!range) return;
+    this.positions.set(partition, Math.max(this.positions.get(partition) ?? 0, nextOffset));
+    if (nextOffset >= range.goal) this.unfinished.delete(partition);
+    this.wake?.();
+  };
+
+  get finished(): boolean {
+    return this.unfinished.size === 0;
+  }
+
+  /** Input offsets of the range behind the current positions. */
+  done(): number {
+    return this.ranges.reduce((n, r) => n + Math.max(0, Math.min(this.positions.get(r.partition) ?? r.start, r.goal) - r.start), 0);
+  }
+
+  /** Resolves at the next advance, or after ms. */
+  next(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      const self = this;
+      function finish() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = finish;
+    });
+  }
+}
+
+interface RangeRun {
+  stats: RunnerStats;
+  processingMs: number;
+  interrupted: boolean;
+}
+
+/** Runs the processor over the ranges until every partition reaches its goal (or the replay is cancelled). */
+async function runRanges(options: ReplayOptions, topics: ResolvedTopics, ranges: PartitionRange[], hooks: TaskHooks, onEvent: (event: ReplayEvent) => void): Promise<RangeRun> {
+  const tracker = new GoalTracker(ranges);
+  const total = ranges.reduce((n, r) => n + (r.goal - r.start), 0);
+  const handle = await runProcessor(options.definition, {
+    connection: options.connection,
+    groupId: options.groupId,
+    topics: { input: topics.input, outputs: topics.outputs, changelog: topics.changelog, deadLetter: topics.deadLetter },
+    mode: options.mode ?? 'exactly-once',
+    fromBeginning: true,
+    handleSignals: false,
+    logger: options.logger,
+    maxBatchRecords: options.maxBatchRecords,
+    hooks,
+    onCommit: tracker.advance,
+    onEmptyBatch: tracker.advance,
+  });
+  onEvent({ type: 'started' });
+  const began = Date.now();
+  let failure: Error | undefined;
+  handle.done.catch((error: Error) => (failure = error));
+  let interrupted = false;
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const stats = handle.stats();
+      onEvent({ type: 'progress', progress: { done: tracker.done(), total, recordsIn: stats.recordsIn, elapsedMs: Date.now() - began } });
+      if (tracker.finished) break;
+      await tracker.next(options.pollMs ?? 250);
+    }
+  } finally {
+    await handle.stop();
+  }
+  return { stats: handle.stats(), processingMs: Date.now() - began, interrupted };
+}
+
+export async function replay(options: ReplayOptions): Promise<ReplayReport> {
+  const began = Date.now();
+  const { definition, groupId, connection, logger } = options;
+  const onEvent = options.onEvent ?? (() => undefined);
+  const cancelled = () => options.signal?.aborted === true;
+  const topics = resolveTopics(definition, groupId, options.topics);
+  const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-replay`);
+  const admin = kafka.admin();
+  const report = emptyReport(options, topics);
   await admin.connect();
-  let handle: ProcessorHandle | undefined;
   let groupUsed = false;
   try {
     await requireInputTopic(admin, topics.input, definition.name);
@@ -294,42 +413,17 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       throw new Error(`consumer group '${groupId}' already has committed offsets: a replay needs a fresh group`);
     }
     const ranges = await startOffsets(admin, topics.input, options.from);
-    const goals = new Map(ranges.map((r) => [r.partition, r.goal]));
-    const total = ranges.reduce((n, r) => n + (r.goal - r.start), 0);
     report.ranges = ranges;
-    report.total = total;
-    onEvent({ type: 'plan', input: topics.input, groupId, ranges, total, topics });
-    if (total === 0) return report;
+    report.total = ranges.reduce((n, r) => n + (r.goal - r.start), 0);
+    onEvent({ type: 'plan', input: topics.input, groupId, ranges, total: report.total, topics });
+    if (report.total === 0) return report;
 
-    const outputTypes = new Map<string, { topic: string; schema: AvroSchema; type: avro.Type }>();
-    for (const [name, topic] of Object.entries(topics.outputs)) {
-      const schema = (definition.outputs as Record<string, { schema: AvroSchema }>)[name]!.schema;
-      outputTypes.set(name, { topic, schema, type: parseSchema(schema, `${definition.name} output '${name}'`) });
-    }
-
-    // The live processor writes the same topics: outputs it writes for this range after the
-    // index is read would not be in it.
-    if (options.liveGroupId && dedupeEnabled) {
-      const [live] = await admin.fetchOffsets({ groupId: options.liveGroupId, topics: [topics.input] });
-      const committed = live?.partitions.filter((p) => Number(p.offset) >= 0) ?? [];
-      if (committed.length > 0) {
-        const lag = ranges.reduce((n, r) => {
-          const at = Number(committed.find((p) => p.partition === r.partition)?.offset ?? 0);
-          return n + Math.max(0, r.goal - at);
-        }, 0);
-        if (lag > 0) {
-          onEvent({
-            type: 'warning',
-            message: `the live group '${options.liveGroupId}' is ${lag} input records behind the replay's end: outputs it writes during the replay are not deduplicated (let it catch up or stop it first)`,
-          });
-        }
-      }
-    }
-
+    const targets = outputTargets(definition, topics);
+    await warnAboutLiveGroup(admin, options, topics.input, ranges, onEvent);
     let index = new OutputIndex();
-    if (dedupeEnabled) {
-      const distinct = new Map<string, { topic: string; schema: AvroSchema; type: avro.Type }>();
-      for (const t of outputTypes.values()) if (!distinct.has(t.topic)) distinct.set(t.topic, t);
+    if (report.dedupe.enabled) {
+      const distinct = new Map<string, OutputTarget>();
+      for (const t of targets.values()) if (!distinct.has(t.topic)) distinct.set(t.topic, t);
       const built = await buildIndex(kafka, admin, connection, [...distinct.values()], onEvent, cancelled);
       index = built.index;
       report.dedupe.indexedRecords = index.records;
@@ -340,121 +434,19 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       return report;
     }
 
-    // The replay's process(): only the range, and only what the targets do not hold yet.
-    type Output = OutputRecord<Record<string, unknown>>;
-    const dedupe = new ReplayDedupe<Output>(index);
-    const useIndex = index.records > 0;
-    let pastGoal = 0;
-    const wrapped: AnyDefinition = {
-      ...definition,
-      process(record, context) {
-        const offset = Number(record.offset);
-        if (offset >= (goals.get(record.partition) ?? 0)) {
-          pastGoal++;
-          return [];
-        }
-        const results = definition.process(record, context) as Output[];
-        if (!useIndex || !Array.isArray(results)) return results;
-        return results.filter((out) => {
-          const target = outputTypes.get(out.output);
-          if (!target) return true; // an undeclared output: the runner dead-letters the record
-          let canonical: string | null = null;
-          if (out.value !== null && out.value !== undefined) {
-            try {
-              canonical = canonicalJson(target.type.fromBuffer(target.type.toBuffer(out.value)));
-            } catch {
-              return true; // does not conform to its schema: the runner dead-letters the record
-            }
-          }
-          return dedupe.decide(target.topic, out.key ?? null, canonical, { partition: record.partition, offset }, out) === 'emit';
-        });
-      },
-    };
-
+    const dedupe = new ReplayDedupe<EncodedOutput>(index);
+    const counters = { pastGoal: 0 };
+    const hooks = replayHooks(ranges, targets, dedupe, index.records > 0, counters);
     await admin.setOffsets({ groupId, topic: topics.input, partitions: ranges.map((r) => ({ partition: r.partition, offset: String(r.start) })) });
     groupUsed = true;
-    handle = await runProcessor(wrapped, {
-      connection,
-      groupId,
-      topics: { input: topics.input, outputs: topics.outputs, changelog: topics.changelog, deadLetter: topics.deadLetter },
-      mode: options.mode ?? 'exactly-once',
-      fromBeginning: true,
-      handleSignals: false,
-      logger,
-      maxBatchRecords: options.maxBatchRecords,
-    });
-    onEvent({ type: 'started' });
-    const processingBegan = Date.now();
-
-    // Progress: the group's committed offsets against the goals.
-    const finished = new Set<number>(ranges.filter((r) => r.start >= r.goal).map((r) => r.partition));
-    const rangeReader = new RangeReader(kafka);
-    let failure: Error | undefined;
-    handle.done.catch((error: Error) => (failure = error));
-    let lastActivity = -1;
-    let quietSince = Date.now();
-    try {
-      for (;;) {
-        if (failure) throw failure;
-        if (cancelled()) {
-          report.interrupted = true;
-          break;
-        }
-        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topics.input] });
-        let done = 0;
-        for (const r of ranges) {
-          const committed = Number(offsets?.partitions.find((p) => p.partition === r.partition)?.offset ?? -1);
-          if (committed >= r.goal) finished.add(r.partition);
-          done += finished.has(r.partition) ? r.goal - r.start : Math.max(0, Math.min(committed, r.goal) - r.start);
-        }
-        const stats = handle.stats();
-        onEvent({ type: 'progress', progress: { done, total, recordsIn: stats.recordsIn, elapsedMs: Date.now() - processingBegan } });
-        if (finished.size === ranges.length) break;
-
-        // A partition can stop short of its goal when what is left there is only transaction
-        // markers or aborted records (the consumer skips them without a batch to commit): when
-        // the runner has been quiet for a while, look.
-        const activity = stats.recordsIn + stats.skipped + stats.commits + stats.aborts;
-        if (activity !== lastActivity) {
-          lastActivity = activity;
-          quietSince = Date.now();
-        } else if (handle.ready() && Date.now() - quietSince > 2_000) {
-          for (const r of ranges) {
-            if (finished.has(r.partition)) continue;
-            const committed = Number(offsets?.partitions.find((p) => p.partition === r.partition)?.offset ?? -1);
-            const from = Math.max(committed, r.start);
-            if (!(await rangeReader.hasRecords(topics.input, r.partition, from, r.goal))) finished.add(r.partition);
-          }
-          quietSince = Date.now();
-        }
-        await sleep(options.pollMs ?? 500);
-      }
-    } finally {
-      await rangeReader.close();
-    }
-
-    report.processingMs = Date.now() - processingBegan;
-    await handle.stop();
-    const stats = handle.stats();
-    handle = undefined;
-    report.recordsRead = stats.recordsIn - pastGoal;
-    report.ignoredPastGoal = pastGoal;
-    report.deadLetters.count = Object.values(stats.deadLetters).reduce((n, c) => n + (c ?? 0), 0);
-    report.deadLetters.byReason = stats.deadLetters;
-    for (const output of report.outputs) {
-      output.written = stats.recordsOut[output.output] ?? 0;
-      const counts = dedupe.counts.get(output.topic);
-      output.duplicates = counts?.duplicate ?? 0;
-      output.superseded = counts?.superseded ?? 0;
-    }
-
+    const run = await runRanges(options, topics, ranges, hooks, onEvent);
+    summarize(report, run, counters.pastGoal, dedupe);
     // Compacted keys the replay left behind the topic's value: its last output for them.
     if (!report.interrupted) {
       const writes = dedupe.finalWrites();
-      if (writes.length > 0) await writeFinal(kafka, connection, writes, outputTypes, report);
+      if (writes.length > 0) await writeFinal(kafka, writes, report);
     }
   } finally {
-    if (handle) await handle.stop().catch(() => undefined);
     try {
       if (groupUsed) await cleanUp(admin, options, topics, report);
     } finally {
@@ -466,15 +458,25 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   return report;
 }
 
-async function writeFinal(
-  kafka: Kafka,
-  connection: ConnectionConfig,
-  writes: Array<{ topic: string; key: string | null; output: OutputRecord<Record<string, unknown>> }>,
-  outputTypes: Map<string, { topic: string; schema: AvroSchema; type: avro.Type }>,
-  report: ReplayReport,
-): Promise<void> {
-  const registry = createRegistry(connection);
-  const encoders = new Map<string, WireEncoder>();
+function summarize(report: ReplayReport, run: RangeRun, pastGoal: number, dedupe: ReplayDedupe<EncodedOutput>): void {
+  const { stats } = run;
+  report.processingMs = run.processingMs;
+  report.interrupted = run.interrupted;
+  // Records past the goal are read by the consumer but not processed: the task ignores them.
+  report.recordsRead = stats.recordsIn - pastGoal;
+  report.ignoredPastGoal = pastGoal;
+  report.deadLetters.count = Object.values(stats.deadLetters).reduce((n, c) => n + (c ?? 0), 0);
+  report.deadLetters.byReason = stats.deadLetters;
+  for (const output of report.outputs) {
+    output.written = stats.recordsOut[output.output] ?? 0;
+    const counts = dedupe.counts.get(output.topic);
+    output.duplicates = counts?.duplicate ?? 0;
+    output.superseded = counts?.superseded ?? 0;
+  }
+}
+
+/** Sends the final values of compacted keys, as the task encoded them (same schema id and bytes). */
+async function writeFinal(kafka: Kafka, writes: Array<{ topic: string; key: string | null; output: EncodedOutput }>, report: ReplayReport): Promise<void> {
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
@@ -484,18 +486,12 @@ async function writeFinal(
   });
   await producer.connect();
   try {
-    const byTopic = new Map<string, Array<{ key: string | null; value: Buffer | null; headers?: Record<string, string> }>>();
-    for (const { topic, key, output } of writes) {
-      const target = outputTypes.get(output.output)!;
-      let encoder = encoders.get(topic);
-      if (!encoder) {
-        encoder = new WireEncoder(target.type, await registerSchema(registry, `${topic}-value`, target.schema));
-        encoders.set(topic, encoder);
-      }
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, output } of writes) {
       const list = byTopic.get(topic) ?? [];
-      list.push({ key, value: output.value === null || output.value === undefined ? null : encoder.encode(output.value), headers: output.headers });
+      list.push({ key: output.message.key, value: output.message.value, headers: output.message.headers });
       byTopic.set(topic, list);
-      const entry = report.outputs.find((o) => o.output === output.output);
+      const entry = report.outputs.find((o) => o.output === output.output.name);
       if (entry) {
         entry.finalWrites++;
         entry.written++;

@@ -68,6 +68,14 @@ type WriterEntry =
   | { kind: 'bad'; reason: DeadLetterReason; error: string };
 
 /**
+ * Where writer schemas come from: the Schema Registry client (getSchema answers an avsc Type, or
+ * throws an error with status 404 for an unknown id), or the test driver's in-memory stand-in.
+ */
+export interface SchemaSource {
+  getSchema(id: number): Promise<unknown>;
+}
+
+/**
  * Decodes wire-format values to a declared reader schema. `prepare()` (async, may throw
  * TransientError) fetches what a set of values needs; `decode()` is then synchronous.
  */
@@ -75,7 +83,7 @@ export class WireDecoder<T = unknown> {
   private readonly writers = new Map<number, WriterEntry>();
 
   constructor(
-    private readonly registry: SchemaRegistry,
+    private readonly registry: SchemaSource | SchemaRegistry,
     readonly readerType: avro.Type,
     /** Registry id of the reader schema itself, when known: decoded without a resolver. */
     readerId?: number,
@@ -91,29 +99,44 @@ export class WireDecoder<T = unknown> {
 
   /** Fetches the writer schema of every id not seen yet. Throws TransientError when the registry does not answer. */
   async prepare(values: Iterable<Buffer | null>): Promise<void> {
+    for (const id of this.missingIds(values)) await this.load(id);
+  }
+
+  /** Ids of these values that prepare() would have to fetch. */
+  missingIds(values: Iterable<Buffer | null>): number[] {
     const missing = new Set<number>();
     for (const value of values) {
       const id = wireSchemaId(value);
       if (id !== -1 && !this.writers.has(id)) missing.add(id);
     }
-    for (const id of missing) await this.load(id);
+    return [...missing];
   }
 
   private async load(id: number): Promise<void> {
-    let writer: avro.Type;
+    let writer: unknown;
     try {
-      writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
+      writer = await this.registry.getSchema(id);
     } catch (error) {
       if (isNotFound(error)) {
-        this.writers.set(id, { kind: 'bad', reason: 'unknown-schema', error: `schema id ${id} is not in the Schema Registry` });
+        this.learn(id, undefined);
         return;
       }
       throw new TransientError(`Schema Registry did not answer for schema id ${id}: ${(error as Error).message}`);
     }
-    if (!avro.Type.isType(writer)) {
+    this.learn(id, writer);
+  }
+
+  /** Takes the writer schema of an id as known (undefined: the registry has no such id). */
+  learn(id: number, schema: unknown): void {
+    if (schema === undefined) {
+      this.writers.set(id, { kind: 'bad', reason: 'unknown-schema', error: `schema id ${id} is not in the Schema Registry` });
+      return;
+    }
+    if (!avro.Type.isType(schema)) {
       this.writers.set(id, { kind: 'bad', reason: 'incompatible-schema', error: `schema id ${id} is not an Avro schema` });
       return;
     }
+    const writer = schema as avro.Type;
     if (writer.equals(this.readerType)) {
       this.writers.set(id, { kind: 'same' });
       return;
@@ -172,9 +195,10 @@ export class WireEncoder {
 }
 
 /** A readable explanation of why a value does not conform to a type (for dead-letter reasons). */
-export function explainInvalid(type: avro.Type, value: unknown): string {
+export function explainInvalid(type: avro.Type, value: unknown, noUndeclaredFields = false): string {
   const problems: string[] = [];
   type.isValid(value, {
+    noUndeclaredFields,
     errorHook: (path, bad, badType) => {
       if (problems.length < 5) problems.push(`${path.join('.') || '(value)'}: ${JSON.stringify(bad) ?? String(bad)} is not ${badType.typeName}`);
     },

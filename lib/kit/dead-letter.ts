@@ -50,6 +50,8 @@ export function deadLetterMessage(
   reason: DeadLetterReason,
   error: string,
   errorName: string,
+  /** When it was dead-lettered (ms since the epoch); the caller's clock keeps this pure. */
+  now: number,
 ): Message {
   const { message } = source;
   const headers: IHeaders = {};
@@ -61,7 +63,7 @@ export function deadLetterMessage(
   headers[DLQ_HEADERS.partition] = String(source.partition);
   headers[DLQ_HEADERS.offset] = message.offset;
   headers[DLQ_HEADERS.processor] = processor;
-  headers[DLQ_HEADERS.timestamp] = new Date().toISOString();
+  headers[DLQ_HEADERS.timestamp] = new Date(now).toISOString();
   return { key: message.key ?? null, value: message.value ?? null, headers, timestamp: message.timestamp };
 }
 

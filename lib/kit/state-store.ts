@@ -22,6 +22,13 @@ import { RECORD_OVERHEAD } from '../kafka/batching.js';
 /** A state value the state schema rejects, or state used without a declaration. */
 export class StateError extends Error {
   override name = 'StateError';
+  constructor(
+    message: string,
+    /** State used by a processor that declares none (a bug in the definition, not in a value). */
+    readonly undeclared = false,
+  ) {
+    super(message);
+  }
 }
 
 export class PartitionStore<S> implements KeyValueStore<S> {
@@ -39,6 +46,8 @@ export class PartitionStore<S> implements KeyValueStore<S> {
     private readonly encoder: WireEncoder,
     /** Largest changelog record the changelog topic accepts. */
     private readonly maxRecordBytes = Number.MAX_SAFE_INTEGER,
+    /** Also refuse values with fields the schema does not declare (the encoder would drop them): the test driver's strict mode. */
+    private readonly strict = false,
   ) {}
 
   get size(): number {
@@ -64,6 +73,11 @@ export class PartitionStore<S> implements KeyValueStore<S> {
       body = this.type.toBuffer(value);
     } catch (error) {
       const problem = new StateError(`state value put under '${key}' does not conform to the state schema: ${(error as Error).message}`);
+      this.recordError ??= problem;
+      throw problem;
+    }
+    if (this.strict && !this.type.isValid(value, { noUndeclaredFields: true })) {
+      const problem = new StateError(`state value put under '${key}' has fields the state schema does not declare`);
       this.recordError ??= problem;
       throw problem;
     }
@@ -185,7 +199,7 @@ export class UndeclaredStore implements KeyValueStore<never> {
   }
 
   private fail(): never {
-    const problem = new StateError(`processor '${this.processor}' uses state but declares none (add \`state: { store, schema }\` to its definition)`);
+    const problem = new StateError(`processor '${this.processor}' uses state but declares none (add \`state: { store, schema }\` to its definition)`, true);
     this.recordError ??= problem;
     throw problem;
   }

@@ -1,32 +1,66 @@
-// Runs a ProcessorDefinition in memory, without a broker (the idea of Kafka Streams'
-// TopologyTestDriver): pipe input values in, read what each declared output received, look at the
-// state store and the dead letters, simulate a restart. It keeps the runner's semantics:
-// - a record whose process() throws goes to the dead letters with the error message; its outputs
-//   and state writes are dropped (the runner's transaction for that record produces only the
-//   dead letter);
-// - state persists across records and across restart() (the changelog restores it); outputs and
-//   dead letters written before a restart are not read again.
-// Every value is checked against the declared Avro schemas with avsc, strictly (no undeclared
-// fields, which the encoder would silently drop): the input on pipe(), each output on emit, each
-// state value on put. A violation throws SchemaViolationError out of pipe(), so the unit test of a
-// processor that emits a non-conforming record fails.
+// Runs a ProcessorDefinition in memory, without a broker (Kafka Streams' TopologyTestDriver runs
+// the real StreamTask; this runs the real ProcessorTask): values piped in are encoded to the
+// Confluent wire format with the real codec, the task decodes, processes, encodes and stages state
+// exactly as under the runner, and what it returns is read back from bytes. A stand-in registry
+// (in memory) gives the schema ids. So outputs, state and dead letters are the runner's own:
+// - a record the processor cannot handle goes to the dead letters with its reason; its outputs
+//   and state writes are dropped;
+// - state persists across records and across restart() (restored from the changelog records the
+//   task wrote, through the real restore); outputs and dead letters before a restart are not read
+//   again.
+// With `strict`, a bug in the definition (an undeclared output or state, a value its schema
+// rejects or with fields it does not declare) throws DefinitionError or SchemaViolationError out
+// of pipe() instead of becoming a dead letter, so a processor's unit test fails on it. A piped
+// input that does not conform to the input schema always throws: it is the test's mistake.
 import avro from 'avsc';
-import type { AvroSchema, InputRecord, KeyValueStore, OutputRecord, ProcessorDefinition } from './processor.js';
+import type { KafkaMessage, Message } from 'kafkajs';
+import type { AvroSchema, InputRecord, ProcessorDefinition } from './processor.js';
+import { HEADER_SIZE, WireDecoder, WireEncoder, explainInvalid, parseSchema, wireSchemaId, type SchemaSource } from '../kafka/codec.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../topics.js';
+import { BATCH_FRAMING, DefinitionError, ProcessorTask, SchemaViolationError, type TaskOutput, type TaskResult } from './task.js';
+import { PartitionStore, foldChangelog } from './state-store.js';
+import { DLQ_HEADERS, type DeadLetterReason } from './dead-letter.js';
 
-export class SchemaViolationError extends Error {
-  override name = 'SchemaViolationError';
+export { DefinitionError, SchemaViolationError };
+
+/** The Schema Registry, in memory: ids from 1, one per distinct schema. */
+export class MemoryRegistry implements SchemaSource {
+  private readonly types = new Map<number, avro.Type>();
+  private readonly ids = new Map<string, number>();
+
+  register(schema: AvroSchema): number {
+    const text = JSON.stringify(schema);
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.ids.size + 1;
+      this.ids.set(text, id);
+      this.types.set(id, avro.Type.forSchema(schema as avro.Schema));
+    }
+    return id;
+  }
+
+  /** The writer schema of an id, or undefined when the registry has none. */
+  typeOf(id: number): avro.Type | undefined {
+    return this.types.get(id);
+  }
+
+  async getSchema(id: number): Promise<unknown> {
+    const type = this.types.get(id);
+    if (!type) throw Object.assign(new Error(`Schema ${id} not found`), { status: 404 });
+    return type;
+  }
 }
 
-/** A processor used the driver wrongly (state it did not declare): a bug, so pipe() throws it. */
-export class DefinitionError extends Error {
-  override name = 'DefinitionError';
+export interface DriverOptions {
+  /** Definition bugs throw instead of becoming dead letters (for processor authors' tests). */
+  strict?: boolean;
+  /** max.message.bytes of the output and changelog topics (default: the broker's default). */
+  maxMessageBytes?: number;
 }
 
 export interface PipeOptions {
   key?: string | null;
   headers?: Record<string, string>;
-  /** Defaults to the definition's input topic. */
-  topic?: string;
   partition?: number;
   /** Broker timestamp; defaults to a clock that starts at 2024-01-01T00:00:00Z and advances 1 ms per record. */
   timestamp?: number;
@@ -42,150 +76,221 @@ export interface EmittedRecord<V> {
 }
 
 export interface DeadLetter<In> {
-  record: InputRecord<In>;
-  /** The thrown error's message, as the runner puts it in the dead-letter record. */
+  reason: DeadLetterReason;
+  /** The error message, as in the dead-letter record's headers. */
   error: string;
-  /** The thrown error's name (NotAWorkflowError, TypeError...). */
+  /** The error's name (NotAWorkflowError, TypeError, DecodeError...). */
   errorName: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** The input record's own headers. */
+  headers: Record<string, string>;
+  /** The input value, when it could be decoded. */
+  value: In | undefined;
+  /** The dead-letter record as the runner writes it (input key and bytes, headers with the reason). */
+  message: Message;
 }
 
-type Validator = (value: unknown, what: string) => void;
-
-function validatorFor(schema: AvroSchema, label: string): Validator {
-  let type: avro.Type;
-  try {
-    type = avro.Type.forSchema(schema as avro.Schema);
-  } catch (error) {
-    throw new SchemaViolationError(`${label}: invalid Avro schema: ${(error as Error).message}`);
+function textHeaders(headers: Message['headers']): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) result[name] = last.toString();
   }
-  return (value, what) => {
-    const problems: string[] = [];
-    const valid = type.isValid(value, {
-      noUndeclaredFields: true,
-      errorHook: (path, bad, badType) => {
-        if (problems.length < 5) problems.push(`${path.join('.') || '(value)'}: ${JSON.stringify(bad) ?? String(bad)} is not ${badType.typeName}`);
-      },
-    });
-    if (!valid) throw new SchemaViolationError(`${what} does not conform to ${label}: ${problems.join('; ') || 'invalid'}`);
-  };
+  return result;
+}
+
+const DLQ_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
+
+/** avsc decodes records into instances of generated classes; tests compare with plain objects. */
+function plain<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || value instanceof Date) return value;
+  if (Array.isArray(value)) return value.map(plain) as T;
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) copy[k] = plain(v);
+  return copy as T;
 }
 
 export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S = never> {
+  readonly registry = new MemoryRegistry();
   private definition: ProcessorDefinition<In, Outputs, S>;
-  private validateInput!: Validator;
-  private validateOutput = new Map<string, Validator>();
-  private validateState: Validator | undefined;
-  private readonly store = new Map<string, S>();
+  private task!: ProcessorTask<In, Outputs, S>;
+  private inputType!: avro.Type;
+  private inputEncoder!: WireEncoder;
+  private outputTypes = new Map<string, { output: string; type: avro.Type; topic: string }>();
+  private stateCodec: { type: avro.Type; encoder: WireEncoder; decoder: WireDecoder<unknown> } | undefined;
+  private readonly stores = new Map<number, PartitionStore<unknown>>();
+  /** Every changelog record written, per partition: what restart() restores from. */
+  private readonly changelog = new Map<number, KafkaMessage[]>();
   private emitted = new Map<string, EmittedRecord<unknown>[]>();
   private dead: DeadLetter<In>[] = [];
-  private readonly offsets = new Map<string, number>();
+  private readonly offsets = new Map<number, number>();
   private clock = Date.UTC(2024, 0, 1);
 
-  constructor(definition: ProcessorDefinition<In, Outputs, S>) {
+  constructor(
+    definition: ProcessorDefinition<In, Outputs, S>,
+    private readonly options: DriverOptions = {},
+  ) {
     this.definition = definition;
     this.compile();
   }
 
-  /** Schemas are compiled once per definition, as the runner does at start-up. */
+  private static readonly changelogTopic = 'test-driver-changelog';
+  private static readonly deadLetterTopic = 'test-driver.dlq';
+
+  /** Schemas compiled and registered once per definition, as the runner does at start-up. */
   private compile(): void {
     const d = this.definition;
-    this.validateInput = validatorFor(d.input.schema, `${d.name} input schema`);
-    this.validateOutput = new Map();
-    for (const [output, declaration] of Object.entries(d.outputs) as Array<[string, { schema: AvroSchema }]>) {
-      this.validateOutput.set(output, validatorFor(declaration.schema, `${d.name} output '${output}' schema`));
+    const maxRecordBytes = (this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) - BATCH_FRAMING;
+    this.inputType = parseSchema(d.input.schema, `${d.name} input schema`);
+    const inputId = this.registry.register(d.input.schema);
+    this.inputEncoder = new WireEncoder(this.inputType, inputId);
+    const outputs: TaskOutput[] = [];
+    this.outputTypes = new Map();
+    for (const [output, declaration] of Object.entries(d.outputs) as Array<[string, { topic: string; schema: AvroSchema }]>) {
+      const type = parseSchema(declaration.schema, `${d.name} output '${output}' schema`);
+      outputs.push({ name: output, topic: declaration.topic, encoder: new WireEncoder(type, this.registry.register(declaration.schema)), maxRecordBytes });
+      this.outputTypes.set(declaration.topic, { output, type, topic: declaration.topic });
       if (!this.emitted.has(output)) this.emitted.set(output, []);
     }
-    this.validateState = d.state ? validatorFor(d.state.schema, `${d.name} state schema`) : undefined;
+    if (d.state) {
+      const type = parseSchema(d.state.schema, `${d.name} state schema`);
+      const id = this.registry.register(d.state.schema);
+      this.stateCodec = { type, encoder: new WireEncoder(type, id), decoder: new WireDecoder<unknown>(this.registry, type, id) };
+    } else {
+      this.stateCodec = undefined;
+    }
+    this.task = new ProcessorTask<In, Outputs, S>({
+      definition: d,
+      inputTopic: d.input.topic,
+      inputDecoder: new WireDecoder<In>(this.registry, this.inputType, inputId),
+      outputs,
+      deadLetterTopic: ProcessorTestDriver.deadLetterTopic,
+      changelogTopic: d.state ? ProcessorTestDriver.changelogTopic : undefined,
+      strict: this.options.strict === true,
+    });
+    this.stores.clear();
+  }
+
+  /** The partition's store, restored from the changelog written so far (as on an assignment). */
+  private storeOf(partition: number): PartitionStore<S> | undefined {
+    if (!this.stateCodec) return undefined;
+    let store = this.stores.get(partition);
+    if (!store) {
+      const { type, encoder, decoder } = this.stateCodec;
+      store = new PartitionStore<unknown>(type, encoder, (this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) - BATCH_FRAMING, this.options.strict === true);
+      const latest = new Map<string, Buffer | null>();
+      for (const message of this.changelog.get(partition) ?? []) foldChangelog(latest, message);
+      this.learn(decoder, latest.values());
+      const unreadable = store.restore(latest, decoder);
+      if (unreadable.length > 0) throw new SchemaViolationError(`state cannot be restored: ${unreadable.map((u) => `${u.key}: ${u.error}`).join('; ')}`);
+      this.stores.set(partition, store);
+    }
+    return store as PartitionStore<S>;
+  }
+
+  /** Tells a decoder the writer schema of every id it has not seen, from the stand-in registry. */
+  private learn(decoder: WireDecoder<unknown>, values: Iterable<Buffer | null>): void {
+    for (const id of decoder.missingIds(values)) decoder.learn(id, this.registry.typeOf(id));
   }
 
   /**
-   * Feeds one record. Returns what this record emitted (also queued for read()). A throw from
-   * process() is not rethrown: the record goes to deadLetters().
+   * Feeds one value (encoded with the input schema, as a producer would). Returns what this record
+   * emitted (also queued for read()). A record the processor cannot handle goes to deadLetters().
    */
-  pipe(value: In, options: PipeOptions = {}): OutputRecord<Outputs>[] {
-    const topic = options.topic ?? this.definition.input.topic;
-    this.validateInput(value, `input value piped to ${topic}`);
-    const offset = this.offsets.get(topic) ?? 0;
-    this.offsets.set(topic, offset + 1);
+  pipe(value: In, options: PipeOptions = {}): EmittedRecord<unknown>[] {
+    if (!this.inputType.isValid(value, { noUndeclaredFields: true })) {
+      throw new SchemaViolationError(`input value piped to ${this.definition.input.topic} does not conform to ${this.definition.name} input schema: ${explainInvalid(this.inputType, value, true)}`);
+    }
+    return this.pipeBytes(this.inputEncoder.encode(value), options);
+  }
+
+  /** Feeds one record as bytes, whatever they hold (a bad record, another schema id registered with `registry`). */
+  pipeBytes(value: Buffer | null, options: PipeOptions = {}): EmittedRecord<unknown>[] {
+    const partition = options.partition ?? 0;
+    const offset = this.offsets.get(partition) ?? 0;
+    this.offsets.set(partition, offset + 1);
     const timestamp = options.timestamp ?? this.clock;
     this.clock = Math.max(this.clock, timestamp) + 1;
-    const record: InputRecord<In> = {
-      topic,
-      partition: options.partition ?? 0,
+    const message = {
       offset: String(offset),
-      key: options.key ?? null,
-      // A copy, as a decoded record would be: the processor cannot change the caller's value.
-      value: structuredClone(value),
-      timestamp,
+      key: options.key === undefined || options.key === null ? null : Buffer.from(options.key),
+      value,
       headers: { ...(options.headers ?? {}) },
-    };
-
-    // State writes are buffered and applied only if the record is processed without error.
-    const writes = new Map<string, S | undefined>();
-    // Errors that are the processor's bugs, kept in case process() swallows them.
-    const bugs: Error[] = [];
-    const requireState = (): Validator => {
-      if (this.validateState) return this.validateState;
-      const bug = new DefinitionError(`${this.definition.name} uses state but declares none`);
-      bugs.push(bug);
-      throw bug;
-    };
-    const state: KeyValueStore<S> = {
-      get: (key) => {
-        requireState();
-        const value = writes.has(key) ? writes.get(key) : this.store.get(key);
-        return value === undefined ? undefined : structuredClone(value);
-      },
-      put: (key, value) => {
-        const validate = requireState();
-        try {
-          validate(value, `state value put under '${key}'`);
-        } catch (error) {
-          bugs.push(error as Error);
-          throw error;
-        }
-        writes.set(key, structuredClone(value));
-      },
-      delete: (key) => {
-        requireState();
-        writes.set(key, undefined);
-      },
-    };
-
-    let outputs: OutputRecord<Outputs>[];
+      timestamp: String(timestamp),
+      attributes: 0,
+    } as KafkaMessage;
+    this.learn(this.task.config.inputDecoder as WireDecoder<unknown>, [value]);
+    const store = this.storeOf(partition);
+    let result: TaskResult;
     try {
-      outputs = this.definition.process(record, { state });
+      result = this.task.run(partition, [message], store, timestamp);
     } catch (error) {
-      // A schema violation is a bug in the processor, not a bad record: fail the test.
-      if (bugs.length > 0) throw bugs[0];
-      if (error instanceof SchemaViolationError || error instanceof DefinitionError) throw error;
-      const e = error instanceof Error ? error : new Error(String(error));
-      this.dead.push({ record, error: e.message, errorName: e.name });
-      return [];
+      store?.abort();
+      throw error;
     }
-    if (bugs.length > 0) throw bugs[0];
+    store?.commit();
+    return this.apply(partition, message, result);
+  }
 
-    const accepted: Array<[string, EmittedRecord<unknown>]> = [];
-    for (const out of outputs) {
-      const validate = this.validateOutput.get(out.output);
-      if (!validate) throw new DefinitionError(`${this.definition.name} emitted to '${out.output}', which is not a declared output`);
-      if (out.value !== null) validate(out.value, `value emitted to '${out.output}'`);
-      accepted.push([
-        out.output,
-        {
-          topic: (this.definition.outputs[out.output] as { topic: string }).topic,
-          key: out.key,
-          value: out.value === null ? null : structuredClone(out.value),
-          headers: { ...(out.headers ?? {}) },
-        },
-      ]);
+  /** Files what the task returned as the runner's transaction would: outputs, changelog, dead letters. */
+  private apply(partition: number, input: KafkaMessage, result: TaskResult): EmittedRecord<unknown>[] {
+    const emitted: EmittedRecord<unknown>[] = [];
+    for (const { topic, messages } of result.topicMessages) {
+      if (topic === ProcessorTestDriver.changelogTopic) {
+        const log = this.changelog.get(partition) ?? [];
+        for (const m of messages) log.push({ key: Buffer.from(String(m.key)), value: m.value as Buffer | null, offset: String(log.length) } as KafkaMessage);
+        this.changelog.set(partition, log);
+        continue;
+      }
+      if (topic === ProcessorTestDriver.deadLetterTopic) {
+        for (const m of messages) this.dead.push(this.deadLetterOf(partition, input, m));
+        continue;
+      }
+      const target = this.outputTypes.get(topic)!;
+      for (const m of messages) {
+        const bytes = m.value as Buffer | null;
+        const record: EmittedRecord<unknown> = {
+          topic,
+          key: m.key === null || m.key === undefined ? null : m.key.toString(),
+          value: bytes === null ? null : plain(target.type.fromBuffer(bytes.subarray(HEADER_SIZE))),
+          headers: textHeaders(m.headers),
+        };
+        // One topic may carry several declared outputs: file by the schema id the record carries.
+        const output = this.outputOf(topic, bytes) ?? target.output;
+        this.emitted.get(output)!.push(record);
+        emitted.push(record);
+      }
     }
-    for (const [key, value] of writes) {
-      if (value === undefined) this.store.delete(key);
-      else this.store.set(key, value);
+    return emitted;
+  }
+
+  private outputOf(topic: string, bytes: Buffer | null): string | undefined {
+    if (bytes === null) return undefined;
+    const id = wireSchemaId(bytes);
+    for (const [output, declaration] of Object.entries(this.definition.outputs) as Array<[string, { topic: string; schema: AvroSchema }]>) {
+      if (declaration.topic === topic && this.registry.register(declaration.schema) === id) return output;
     }
-    for (const [output, emitted] of accepted) this.emitted.get(output)!.push(emitted);
-    return outputs;
+    return undefined;
+  }
+
+  private deadLetterOf(partition: number, input: KafkaMessage, message: Message): DeadLetter<In> {
+    const headers = textHeaders(message.headers);
+    const own: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) if (!DLQ_HEADER_NAMES.has(name)) own[name] = value;
+    const decoded = this.task.config.inputDecoder.decode(input.value);
+    return {
+      reason: headers[DLQ_HEADERS.reason] as DeadLetterReason,
+      error: headers[DLQ_HEADERS.error] ?? '',
+      errorName: headers[DLQ_HEADERS.errorName] ?? '',
+      partition,
+      offset: input.offset,
+      key: input.key ? input.key.toString() : null,
+      headers: own,
+      value: decoded.ok ? plain(decoded.value) : undefined,
+      message,
+    };
   }
 
   /** Takes the oldest record not yet read from an output; undefined when there is none. */
@@ -204,32 +309,48 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
     return queue;
   }
 
-  /** Records whose process() threw since the last restart, oldest first. */
+  /** Records dead-lettered since the last restart, oldest first. */
   deadLetters(): DeadLetter<In>[] {
     return [...this.dead];
   }
 
-  /** The state value under a key, as the store holds it now. */
+  /** The state value under a key (in any partition), as the store holds it now. */
   stateGet(key: string): S | undefined {
-    const value = this.store.get(key);
-    return value === undefined ? undefined : structuredClone(value);
+    for (const partition of this.partitions()) {
+      const value = this.storeOf(partition)?.get(key);
+      if (value !== undefined) return plain(value);
+    }
+    return undefined;
   }
 
   /** Every state entry, sorted by key. */
   stateEntries(): Array<[string, S]> {
-    return [...this.store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, structuredClone(v)]);
+    const entries = new Map<string, S>();
+    for (const partition of this.partitions()) {
+      const latest = new Map<string, Buffer | null>();
+      for (const message of this.changelog.get(partition) ?? []) foldChangelog(latest, message);
+      for (const key of latest.keys()) {
+        const value = this.storeOf(partition)?.get(key);
+        if (value !== undefined) entries.set(key, plain(value));
+      }
+    }
+    return [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  private partitions(): number[] {
+    return [...new Set([...this.offsets.keys(), ...this.changelog.keys()])].sort((a, b) => a - b);
   }
 
   /**
-   * Simulates a restart: the state is kept (restored from the changelog), unread outputs and dead
-   * letters are dropped (they were already written). Pass a definition to restart with another
-   * one (new options, or a new build of the processor); its state schema must read the old state.
+   * Simulates a restart: the state is restored from the changelog, unread outputs and dead letters
+   * are dropped (they were already written). Pass a definition to restart with another one (new
+   * options, or a new build of the processor); its state schema must read the old state.
    */
   restart(definition?: ProcessorDefinition<In, Outputs, S>): void {
     if (definition) this.definition = definition;
     this.emitted = new Map();
     this.dead = [];
     this.compile();
-    if (this.validateState) for (const [key, value] of this.store) this.validateState(value, `state under '${key}' restored after restart`);
+    for (const partition of this.changelog.keys()) this.storeOf(partition);
   }
 }

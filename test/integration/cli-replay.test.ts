@@ -12,7 +12,7 @@ import { runProcessor } from '../../lib/kit/runner.js';
 import { createLogger } from '../../lib/log.js';
 import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
-import { RangeReader, type ReplayReport } from '../../lib/replay.js';
+import type { ReplayReport } from '../../lib/replay.js';
 
 const connection = testConnection();
 const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
@@ -165,14 +165,10 @@ describe('kubetrail replay', () => {
     assert.equal(report.recordsRead, 10, 'the records written after --from');
     assert.equal(report.outputs[0]?.written, 10);
     assert.deepEqual(report.ranges.map((r) => r.goal - r.start), [12], '10 records, then an aborted record and its marker');
-    // How the replay tells a partition with only such a tail left from one with records to go.
-    const reader = new RangeReader(kafka);
-    try {
-      assert.equal(await reader.hasRecords(input, 0, 20, 22), false, 'an aborted record and a marker: nothing to replay');
-      assert.equal(await reader.hasRecords(input, 0, 19, 22), true);
-    } finally {
-      await reader.close();
-    }
+    // The replay ended although its last two offsets (an aborted record and its marker) are never
+    // handed to the processor: kafkajs reports the fetch that held only them, and the replay's
+    // tracker takes its end as the partition's position.
+    assert.equal(report.interrupted, false);
   });
 
   after(async () => {

@@ -151,7 +151,7 @@ describe('completed-filter', () => {
     driver.pipe(rawEventFor(failed(), 'MODIFIED'));
     const dead = driver.deadLetters();
     assert.equal(dead.length, 2);
-    assert.equal(dead[0]!.record.value.id, pod.id);
+    assert.equal(dead[0]!.value?.id, pod.id);
     assert.match(dead[0]!.error, /expected an Argo Workflow, got kind "Pod"/);
     assert.match(dead[1]!.error, /object is not JSON/);
     assert.equal(driver.readAll('completed').length, 1);

@@ -95,7 +95,7 @@ describe('partition store', () => {
 describe('dead-letter records', () => {
   it('keep key, value, timestamp and headers, and say why and where from', () => {
     const message = { key: Buffer.from('k'), value: Buffer.from([1, 2, 3]), offset: '42', timestamp: '1700000000000', attributes: 0, headers: { trace: Buffer.from('t1') } };
-    const letter = deadLetterMessage('proc', { topic: 'raw', partition: 2, message }, 'process-error', 'x'.repeat(5000), 'TypeError');
+    const letter = deadLetterMessage('proc', { topic: 'raw', partition: 2, message }, 'process-error', 'x'.repeat(5000), 'TypeError', Date.now());
     assert.equal(letter.key, message.key);
     assert.equal(letter.value, message.value);
     assert.equal(letter.timestamp, '1700000000000');

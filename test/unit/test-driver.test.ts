@@ -92,22 +92,23 @@ describe('ProcessorTestDriver', () => {
     assert.equal(dead.length, 2);
     assert.equal(dead[0]!.error, 'boom is not a word');
     assert.equal(dead[0]!.errorName, 'RangeError');
-    assert.equal(dead[0]!.record.key, 'k');
-    assert.deepEqual(dead[0]!.record.headers, { h: '1' });
-    assert.deepEqual([dead[0]!.record.offset, dead[1]!.record.offset], ['0', '1']);
+    assert.equal(dead[0]!.reason, 'process-error');
+    assert.equal(dead[0]!.key, 'k');
+    assert.deepEqual(dead[0]!.headers, { h: '1' });
+    assert.deepEqual([dead[0]!.offset, dead[1]!.offset], ['0', '1']);
     assert.equal(driver.stateGet('boom'), undefined);
     assert.deepEqual(driver.readAll('counts'), []);
   });
 
-  test('an emitted value that does not conform to the output schema fails the pipe', () => {
-    const driver = new ProcessorTestDriver(wordCount);
+  test('strict: an emitted value that does not conform to the output schema fails the pipe', () => {
+    const driver = new ProcessorTestDriver(wordCount, { strict: true });
     assert.throws(() => driver.pipe({ word: 'bad-out', at: null }), (e: unknown) => e instanceof SchemaViolationError && /counts.*n: "many" is not long/s.test(e.message));
     assert.equal(driver.stateGet('bad-out'), undefined);
     assert.deepEqual(driver.deadLetters(), []);
   });
 
-  test('a state value that does not conform to the state schema fails the pipe, even when process() swallows the error', () => {
-    const driver = new ProcessorTestDriver(wordCount);
+  test('strict: a state value that does not conform to the state schema fails the pipe, even when process() swallows the error', () => {
+    const driver = new ProcessorTestDriver(wordCount, { strict: true });
     assert.throws(() => driver.pipe({ word: 'bad-state', at: null }), SchemaViolationError);
   });
 
@@ -146,7 +147,7 @@ describe('ProcessorTestDriver', () => {
     assert.deepEqual(driver.stateGet('k'), { n: 1 });
   });
 
-  test('emitting to an undeclared output or using undeclared state is a definition error', () => {
+  test('strict: emitting to an undeclared output or using undeclared state is a definition error', () => {
     const stateless = defineProcessor<Word, { counts: Count }>({
       name: 'stateless',
       description: 'test',
@@ -157,10 +158,55 @@ describe('ProcessorTestDriver', () => {
         return [{ output: 'nope' as 'counts', key: null, value: { n: 1 } }];
       },
     });
-    const driver = new ProcessorTestDriver(stateless);
+    const driver = new ProcessorTestDriver(stateless, { strict: true });
     assert.throws(() => driver.pipe({ word: 'x', at: null }), DefinitionError);
     assert.throws(() => driver.pipe({ word: 'state', at: null }), DefinitionError);
     assert.throws(() => driver.readAll('nope' as 'counts'), /no output 'nope'/);
+
+    // Without strict, the driver does what the runner does: dead letters with the reason.
+    const lenient = new ProcessorTestDriver(stateless);
+    assert.deepEqual(lenient.pipe({ word: 'x', at: null }), []);
+    lenient.pipe({ word: 'state', at: null });
+    assert.deepEqual(
+      lenient.deadLetters().map((d) => [d.reason, d.errorName, d.error]),
+      [
+        ['invalid-output', 'InvalidOutputError', "'nope' is not a declared output (declared: counts)"],
+        ['invalid-state', 'StateError', "processor 'stateless' uses state but declares none (add `state: { store, schema }` to its definition)"],
+      ],
+    );
+  });
+
+  test('without strict, schema violations are dead letters as under the runner, and the record leaves no state', () => {
+    const driver = new ProcessorTestDriver(wordCount);
+    assert.deepEqual(driver.pipe({ word: 'bad-out', at: null }), []);
+    driver.pipe({ word: 'bad-state', at: null });
+    assert.deepEqual(
+      driver.deadLetters().map((d) => [d.reason, d.offset]),
+      [
+        ['invalid-output', '0'],
+        ['invalid-state', '1'],
+      ],
+    );
+    assert.match(driver.deadLetters()[0]!.error, /value for output 'counts' does not conform to its schema: n: "many" is not long/);
+    assert.equal(driver.stateGet('bad-out'), undefined);
+    assert.equal(driver.stateGet('bad-state'), undefined);
+    assert.deepEqual(driver.readAll('counts'), []);
+  });
+
+  test('bytes that are not a record of the input schema are dead letters with the decoder\'s reason', () => {
+    const driver = new ProcessorTestDriver(wordCount);
+    driver.pipeBytes(null, { key: 'tombstone' });
+    driver.pipeBytes(Buffer.from([0, 0, 0, 0, 99, 1]));
+    driver.pipeBytes(Buffer.from([1, 2, 3, 4, 5, 6]));
+    driver.pipeBytes(Buffer.from([0, 0, 0, 0, 1, 0xff, 0xff]));
+    const other = driver.registry.register({ type: 'record', name: 'Other', fields: [{ name: 'n', type: 'int' }] });
+    driver.pipeBytes(Buffer.concat([Buffer.from([0, 0, 0, 0, other]), Buffer.from([2])]));
+    assert.deepEqual(
+      driver.deadLetters().map((d) => d.reason),
+      ['invalid-wire-format', 'unknown-schema', 'invalid-wire-format', 'malformed-avro', 'incompatible-schema'],
+    );
+    assert.equal(driver.deadLetters()[0]!.key, 'tombstone');
+    assert.equal(driver.deadLetters()[0]!.message.headers?.['kubetrail-dlq-reason'], 'invalid-wire-format');
   });
 
   test('an invalid schema is reported when the driver is built', () => {
