@@ -5,14 +5,13 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import type { Admin, Kafka } from 'kafkajs';
-import { ConfigError, type ConnectionConfig } from '../lib/config.js';
+import type { ConnectionConfig } from '../lib/config.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
-import { ensureTopics as ensureProcessorTopics, type TopicSpec } from '../lib/topics.js';
-import { ensureTopics as ensureProducerTopics } from '../producer/topics.js';
+import { defaultTopicSettings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
 import type { Catalog, CatalogTopic } from '../lib/catalog.js';
-import { connectionOptions, loadConnection } from './connection.js';
+import { configFile, connectionOptions, loadConnection } from './connection.js';
 import { catalogOptions, loadCatalog } from './catalog-options.js';
 
 /** What a topic looks like on the cluster. */
@@ -31,10 +30,14 @@ export interface TopicVerdict {
   warnings: string[];
 }
 
-export const defaultRawRetentionMs = -1;
+/** retention.ms of the raw topic when it is created (lib/topics.ts: -1, forever). */
+export const defaultRawRetentionMs = defaultTopicSettings.rawRetentionMs;
 
-/** Settings `topics init` reads besides the connection and the producer's topic settings. */
-export const topicsInitEnv = { rawRetentionMs: 'KUBETRAIL_RAW_RETENTION_MS' } as const;
+/**
+ * Settings `topics init` reads besides the connection and the producer's topic, partitions and
+ * state topic settings: the raw topic's retention, a topic setting the producer reads too.
+ */
+export const topicsInitEnv = { rawRetentionMs: topicSettingsEnv.rawRetentionMs } as const;
 
 /** Judges an existing topic (or a missing one: no findings) against its catalog entry. */
 export function judgeTopic(entry: CatalogTopic, state: TopicState | undefined, rawRetentionMs: number): TopicVerdict {
@@ -107,27 +110,19 @@ export interface InitResult {
   warnings: number;
 }
 
-/** Creates the raw topic with the retention replay needs (producer/topics.ts creates it with the broker's default). */
-async function createRawTopic(admin: Admin, topic: string, partitions: number, retentionMs: number): Promise<void> {
-  const { brokers } = await admin.describeCluster();
-  await admin
-    .createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: partitions,
-          replicationFactor: Math.max(1, Math.min(3, brokers.length)),
-          configEntries: [
-            { name: 'cleanup.policy', value: 'delete' },
-            { name: 'retention.ms', value: String(retentionMs) },
-          ],
-        },
-      ],
-    })
-    .catch((error: Error & { type?: string }) => {
-      if (error.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(error.message)) throw error;
-    });
+/** How a missing catalog topic is created: the producer's two as the producer creates them (lib/topics.ts), the others by their entry. */
+export function topicSpecs(catalog: Catalog, entries: CatalogTopic[], rawRetentionMs: number): TopicSpec[] {
+  const producer = producerTopicSpecs({ topic: catalog.raw.topic, topicPartitions: catalog.raw.partitions, stateTopic: catalog.stateTopic, rawRetentionMs });
+  return entries.map(
+    (e) =>
+      producer.find((spec) => spec.topic === e.topic && spec.role === e.role) ?? {
+        topic: e.topic,
+        role: e.role,
+        partitions: e.partitions,
+        compacted: e.compacted,
+        exactPartitions: e.exactPartitions,
+      },
+  );
 }
 
 export async function initTopics(kafka: Kafka, connection: ConnectionConfig, catalog: Catalog, options: InitOptions): Promise<InitResult> {
@@ -182,23 +177,10 @@ export async function initTopics(kafka: Kafka, connection: ConnectionConfig, cat
       return result;
     }
 
-    // Topics: the raw topic first (its retention), then the producer's own creation for its state
-    // topic, then the kit's for the processors' topics.
-    const missingTopics = new Set(missing.map((v) => v.entry.topic));
-    if (missingTopics.has(catalog.raw.topic)) {
-      await createRawTopic(admin, catalog.raw.topic, catalog.raw.partitions, options.rawRetentionMs);
-      result.created.push(catalog.raw.topic);
-    }
-    if (missingTopics.has(catalog.stateTopic)) {
-      const silent = pino({ level: 'silent' });
-      await ensureProducerTopics(kafka, { topic: catalog.raw.topic, topicPartitions: catalog.raw.partitions, stateTopic: catalog.stateTopic }, silent);
-      result.created.push(catalog.stateTopic);
-    }
-    const specs: TopicSpec[] = missing
-      .map((v) => v.entry)
-      .filter((e) => e.role === 'output' || e.role === 'changelog' || e.role === 'dead-letter')
-      .map((e) => ({ topic: e.topic, role: e.role as TopicSpec['role'], partitions: e.partitions, compacted: e.compacted, exactPartitions: e.exactPartitions }));
-    if (specs.length > 0) result.created.push(...(await ensureProcessorTopics(admin, specs)));
+    // Topics: every missing one with the topic contract's settings (lib/topics.ts), the raw topic
+    // with the retention asked for, exactly as the producer and the processors would create them.
+    const specs = topicSpecs(catalog, missing.map((v) => v.entry), options.rawRetentionMs);
+    if (specs.length > 0) result.created.push(...(await ensureTopics(admin, specs)));
     printTopics(new Set(result.created));
 
     out('schemas:');
@@ -239,11 +221,11 @@ export function registerTopicsCommand(program: Command): void {
   catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
     const connection = loadConnection(options);
     const catalog = await loadCatalog(options);
-    const retentionText = (options.rawRetentionMs as string | undefined) ?? process.env[topicsInitEnv.rawRetentionMs] ?? String(defaultRawRetentionMs);
-    const rawRetentionMs = Number(retentionText);
-    if (!Number.isInteger(rawRetentionMs) || rawRetentionMs < -1) {
-      throw new ConfigError(`--raw-retention-ms: '${retentionText}' is not -1 or a number of milliseconds`);
-    }
+    // The same setting the producer reads (flag, KUBETRAIL_RAW_RETENTION_MS, config file).
+    const { rawRetentionMs } = resolveTopicSettings({
+      flags: options.rawRetentionMs === undefined ? {} : { rawRetentionMs: options.rawRetentionMs },
+      file: configFile(options as { config?: string }),
+    });
     const logger = pino({ name: 'topics-init', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
     const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-topics-init`);
     const result = await initTopics(kafka, connection, catalog, { dryRun: options.dryRun === true, rawRetentionMs, out: (line) => process.stdout.write(`${line}\n`) });

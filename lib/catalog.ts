@@ -3,35 +3,36 @@
 // processors: what `topics init` creates, `schemas check` checks and `replay` starts from.
 //
 // Names follow what the services themselves do: the producer writes the raw topic and its state
-// topic (producer/topics.ts); a processor reads the raw topic (or whichever input it declares),
-// writes its declared outputs, keeps its state in `<group>-<store>-changelog` and its dead letters
-// in `<group>.dlq` (lib/kit/runner.ts resolveTopics, called here). An optional prefix goes in
+// topic (lib/topics.ts producerTopicSpecs); a processor reads the raw topic (or whichever input
+// it declares), writes its declared outputs, keeps its state in `<group>-<store>-changelog` and its
+// dead letters in `<group>.dlq` (lib/topics.ts resolveTopics, called here). An optional prefix goes in
 // front of every name, including the consumer group, which is how a second kubetrail shares a
 // cluster (run its services with the same prefixed names and group ids) and how tests stay apart.
-import { z } from 'zod';
-import { resolveConfig } from './config.js';
 import { resourceEventSchema } from './raw-event.js';
 import type { AvroSchema, ProcessorDefinition } from './kit/processor.js';
-import { resolveTopics, type ResolvedTopics } from './topics.js';
+import {
+  defaultRawTopic,
+  resolveTopics,
+  resolveTopicSettings,
+  topicSettingsEnv,
+  topicSettingsSchema,
+  type ResolvedTopics,
+  type TopicRole,
+  type TopicSettings,
+} from './topics.js';
 import { listProcessors, loadProcessor } from './kit/discovery.js';
-import { producerEnv, producerSchema } from '../producer/config.js';
+
+export { defaultRawTopic, type TopicRole };
 
 export type AnyDefinition = ProcessorDefinition<any, any, any>;
 
-/** The producer's topic settings, with the producer's own defaults, names and variables. */
-export const producerTopicSchema = producerSchema.pick({ topic: true, topicPartitions: true, stateTopic: true });
-export type ProducerTopicSettings = z.output<typeof producerTopicSchema>;
-export const producerTopicEnv = { topic: producerEnv.topic, topicPartitions: producerEnv.topicPartitions, stateTopic: producerEnv.stateTopic };
-
-/** The raw topic a processor declares as its input when it reads what the producer writes. */
-export const defaultRawTopic: string = producerTopicSchema.shape.topic.parse(undefined);
+/** The producer's topic settings: the topic contract's (lib/topics.ts), under the catalog's names. */
+export const producerTopicSchema = topicSettingsSchema;
+export type ProducerTopicSettings = TopicSettings;
+export const producerTopicEnv = topicSettingsEnv;
 
 /** Resolves the producer's topic settings like the producer does (flags, then environment, then file). */
-export function producerTopicSettings(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: Record<string, unknown> }): ProducerTopicSettings {
-  return resolveConfig(producerTopicSchema, producerTopicEnv, sources);
-}
-
-export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter';
+export const producerTopicSettings = resolveTopicSettings;
 
 export interface CatalogTopic {
   topic: string;

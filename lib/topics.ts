@@ -16,6 +16,7 @@
 // min.insync.replicas=2, so an acknowledged write survives the loss of one broker.
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { z } from 'zod';
+import { resolveConfig } from './config.js';
 import type { ProcessorDefinition } from './kit/processor.js';
 
 export class TopicError extends Error {
@@ -47,6 +48,11 @@ export const topicSettingsEnv: Record<keyof TopicSettings, string> = {
 };
 
 export const defaultTopicSettings: TopicSettings = topicSettingsSchema.parse({});
+
+/** The topic settings as the producer resolves them: flags, then environment (default process.env), then file. */
+export function resolveTopicSettings(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: Record<string, unknown> } = {}): TopicSettings {
+  return resolveConfig(topicSettingsSchema, topicSettingsEnv, sources);
+}
 
 /** The raw topic a processor declares as its input when it reads what the producer writes. */
 export const defaultRawTopic = defaultTopicSettings.topic;
@@ -149,7 +155,8 @@ function exactCountProblem(spec: TopicSpec, count: number | undefined): string {
     spec.role === 'changelog'
       ? `(one per input partition); delete it (its state is rebuilt only from this topic, so only when it may be lost) or give the processor another group id`
       : spec.role === 'producer-state'
-        ? `(it orders the producer's checkpoints, index and leader markers)`
+        ? `(the producer's state topic must have exactly 1 partition: it orders the producer's checkpoints, index and leader markers; ` +
+          `name another topic with --state-topic / KUBETRAIL_STATE_TOPIC)`
         : `(as configured; set the partition setting to ${count} if that count is intended)`;
   return `${spec.role} topic '${spec.topic}' has ${count} partitions but must have ${spec.partitions} ${why}`;
 }

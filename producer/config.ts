@@ -1,10 +1,13 @@
 // Producer settings: what to watch, where to publish, how to behave. Resolved like every kubetrail
 // setting (flags, then environment, then a YAML/JSON file, then defaults) with lib/config.ts and
 // validated once at start-up. Resource existence is checked later, against the API server
-// (producer/discovery.ts), because only the server knows which resources it has.
+// (discoverResource in producer/kube.ts), because only the server knows which resources it has.
+// The topic settings (topic, topicPartitions, stateTopic, rawRetentionMs) are the topic contract's
+// (lib/topics.ts), shared with `topics init`, replay and the catalog.
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { connectionEnv, connectionSchema, resolveConfig, ConfigError } from '../lib/config.js';
+import { topicSettingsEnv, topicSettingsSchema } from '../lib/topics.js';
 
 export const operations = ['ADDED', 'MODIFIED', 'DELETED', 'READ'] as const;
 export type OperationName = (typeof operations)[number];
@@ -18,8 +21,6 @@ const positiveInt = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.num
 // A DNS-1123 label (namespace names) and subdomain (group, resource names).
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-/** Kafka topic names: legal characters, at most 249. */
-const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a topic name: letters, digits, . _ - (at most 249)');
 
 /** Broker default message.max.bytes is 1048588: leave room for the record and batch framing. */
 export const defaultMaxRecordBytes = 1_000_000;
@@ -50,10 +51,8 @@ export const producerSchema = connectionSchema.extend({
     .transform((list) => list.map((o) => o.toUpperCase()))
     .pipe(z.array(z.enum(operations)).min(1, 'at least one of ADDED, MODIFIED, DELETED, READ')),
   cluster: z.string().min(1).regex(/^[^\n/]+$/, 'no newline or slash').default('default'),
-  topic: topicName.default('kubetrail.raw'),
-  /** Partitions of the raw topic when the producer creates it. */
-  topicPartitions: positiveInt(1, 1000).default(3),
-  stateTopic: topicName.default('kubetrail.producer.state'),
+  /** topic, topicPartitions, stateTopic, rawRetentionMs: the raw and state topics (lib/topics.ts). */
+  ...topicSettingsSchema.shape,
   /** Name of the stream in the state topic (its checkpoints and index); replicas of one producer share it. */
   stream: z.string().regex(/^[^\n/]+$/, 'no newline or slash').optional(),
   instanceId: z.string().min(1).default(`${hostname()}-${process.pid}`),
@@ -91,9 +90,7 @@ export const producerEnv: Record<keyof z.input<typeof producerSchema>, string> =
   namePrefix: 'KUBETRAIL_NAME_PREFIX',
   operations: 'KUBETRAIL_OPERATIONS',
   cluster: 'KUBETRAIL_CLUSTER',
-  topic: 'KUBETRAIL_TOPIC',
-  topicPartitions: 'KUBETRAIL_TOPIC_PARTITIONS',
-  stateTopic: 'KUBETRAIL_STATE_TOPIC',
+  ...topicSettingsEnv,
   stream: 'KUBETRAIL_STREAM',
   instanceId: 'KUBETRAIL_INSTANCE_ID',
   maxRecordBytes: 'KUBETRAIL_MAX_RECORD_BYTES',

@@ -3,19 +3,20 @@
 // (producer/session.ts), starting a new one after any failure. startProducer is what the CLI
 // (`kubetrail produce`), producer/main.ts, the tests and the demo call.
 import type { Server } from 'node:http';
+import type { Kafka } from 'kafkajs';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { startServiceHttp } from '../lib/http.js';
 import type { Logger } from '../lib/log.js';
 import { resourceEventSchema } from '../lib/raw-event.js';
-import { redactConfig } from '../lib/config.js';
+import { ConfigError, redactConfig } from '../lib/config.js';
+import { ensureTopics, producerTopicSpecs, TopicError } from '../lib/topics.js';
 import { streamIds, type ProducerConfig } from './config.js';
 import { discoverResource, KubeSource, loadKubeConfig, type ResourceInfo } from './kube.js';
 import { LeaderElector } from './leader.js';
 import type { SourceContext } from './mapping.js';
 import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
 import { isFencedError, Session } from './session.js';
-import { ensureTopics } from './topics.js';
 
 export interface ProducerStatus {
   leader: boolean;
@@ -46,6 +47,24 @@ export interface StartOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Creates the raw topic (retention from rawRetentionMs, as `topics init` does) and the state topic
+ * when missing; a state topic without exactly one partition is a configuration error (exit 2).
+ */
+async function ensureProducerTopics(kafka: Kafka, config: ProducerConfig, logger: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, producerTopicSpecs(config));
+    if (created.length > 0) logger.info({ topics: created }, 'created topics');
+  } catch (error) {
+    if (error instanceof TopicError) throw new ConfigError(`invalid configuration:\n  stateTopic: ${error.message}`);
+    throw error;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function startProducer(config: ProducerConfig, logger: Logger, options: StartOptions = {}): Promise<ProducerHandle> {
   const log = logger.child({ stream: config.stream, instance: config.instanceId });
   log.info({ config: redactConfig(config as unknown as Record<string, unknown>) }, 'starting the producer');
@@ -54,7 +73,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger, opti
   const kube = new KubeSource(kc, resource, { labelSelector: config.labelSelector, fieldSelector: config.fieldSelector });
   const kafka = createKafka(config, log, `kubetrail-producer-${config.instanceId}`);
   const registry = createRegistry(config);
-  await ensureTopics(kafka, config, log);
+  await ensureProducerTopics(kafka, config, log);
   const { id: schemaId } = await registry.register(
     { type: SchemaType.AVRO, schema: JSON.stringify(resourceEventSchema) },
     { subject: `${config.topic}-value` },

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCatalog, defaultRawTopic, producerTopicSettings, type CatalogTopic } from '../../lib/catalog.js';
-import { judgeTopic } from '../../cli/topics.js';
+import { judgeTopic, topicSpecs } from '../../cli/topics.js';
 import { explainIncompatibility, schemaArgument } from '../../cli/schemas.js';
 import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
 import { createCompletedFilter } from '../../processors/completed-filter/index.js';
@@ -16,7 +16,7 @@ const producer = producerTopicSettings({ env: {} });
 
 describe('catalog', () => {
   it('takes the producer\'s defaults and environment', () => {
-    assert.deepEqual(producer, { topic: 'kubetrail.raw', topicPartitions: 3, stateTopic: 'kubetrail.producer.state' });
+    assert.deepEqual(producer, { topic: 'kubetrail.raw', topicPartitions: 3, stateTopic: 'kubetrail.producer.state', rawRetentionMs: -1 });
     assert.equal(defaultRawTopic, 'kubetrail.raw');
     assert.equal(producerTopicSettings({ env: { KUBETRAIL_TOPIC_PARTITIONS: '6' } }).topicPartitions, 6);
   });
@@ -52,6 +52,14 @@ describe('catalog', () => {
     assert.equal(catalog.raw.topic, 'raw2');
     assert.equal(catalog.processors.length, 1);
     assert.equal(catalog.topics.find((t) => t.role === 'changelog')?.partitions, 6);
+  });
+
+  it('creates the producer\'s topics as the producer does (lib/topics.ts), the raw topic with the retention asked for', async () => {
+    const catalog = await buildCatalog({ producer, prefix: 'p.', definitions: [createCompletedFilter()] });
+    const specs = topicSpecs(catalog, catalog.topics, 86_400_000);
+    assert.deepEqual(specs.find((s) => s.role === 'raw'), { topic: 'p.kubetrail.raw', role: 'raw', partitions: 3, compacted: false, exactPartitions: false, retentionMs: 86_400_000 });
+    assert.deepEqual(specs.find((s) => s.role === 'producer-state'), { topic: 'p.kubetrail.producer.state', role: 'producer-state', partitions: 1, compacted: true, exactPartitions: true });
+    assert.deepEqual(specs.find((s) => s.role === 'changelog'), { topic: 'p.completed-filter-emitted-changelog', role: 'changelog', partitions: 3, compacted: true, exactPartitions: true });
   });
 
   it('discovers the processors under processors/ when none are given', async () => {

@@ -19,6 +19,8 @@ test('defaults: Argo workflows labelled track-me=true in every namespace, to kub
   assert.equal(c.topic, 'kubetrail.raw');
   assert.equal(c.stateTopic, 'kubetrail.producer.state');
   assert.equal(c.maxRecordBytes, 1_000_000);
+  assert.equal(c.rawRetentionMs, -1);
+  assert.equal(loadProducerConfig({ env: { ...base, KUBETRAIL_RAW_RETENTION_MS: '604800000' } }).rawRetentionMs, 604_800_000);
   assert.equal(c.stream, 'default.workflows.argoproj.io');
   assert.equal(streamIds(c).transactionalId, 'kubetrail-producer.default.workflows.argoproj.io');
 });
@@ -45,6 +47,7 @@ test('bad values fail with the setting and how to set it', () => {
   bad({ KUBETRAIL_TOPIC: 'bad topic' }, /topic/);
   bad({ KUBETRAIL_VERSION: 'one' }, /version/);
   bad({ KUBETRAIL_STATE_TOPIC: 'kubetrail.raw' }, /stateTopic: must differ/);
+  bad({ KUBETRAIL_RAW_RETENTION_MS: '-2' }, /rawRetentionMs.*KUBETRAIL_RAW_RETENTION_MS/s);
   assert.throws(() => loadProducerConfig({ env: { SCHEMA_REGISTRY_URL: 'http://x' } }), /kafkaBrokers:.*KAFKA_BROKERS/);
 });
 
