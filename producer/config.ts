@@ -145,11 +145,10 @@ export function selectionOf(config: ProducerConfig): string {
   });
 }
 
-/** The Kafka transactional id and consumer group of a stream: fixed, shared by its replicas. */
+/** The Kafka transactional id and leader-election group of a stream: fixed, shared by its replicas. */
 export function streamIds(config: Pick<ProducerConfig, 'stream'>) {
   return {
     transactionalId: `kubetrail-producer.${config.stream}`,
     leaderGroup: `kubetrail-producer.${config.stream}.leader`,
-    readerGroupPrefix: `kubetrail-producer.${config.stream}.reader`,
   };
 }

@@ -1,12 +1,14 @@
 // One leadership term: connect the transactional producer (which fences any previous writer),
-// read the state topic up to a fresh marker (checkpoints), then run the watch loops and the
-// publisher until leadership is lost, the producer stops, or Kafka fails. A Kafka failure ends the
-// session: the queue is dropped and the next session resumes from the checkpoints actually
-// committed (the API server re-sends what was not acknowledged), so no buffer grows while Kafka is
-// away and an ambiguous commit is settled by reading the state back.
+// read the state topic up to a fresh marker (checkpoints; one partition reader per session, no
+// consumer group), then run the watch loops and the publisher until leadership is lost, the
+// producer stops, or Kafka fails. A Kafka failure ends the session: the queue is dropped and the
+// next session resumes from the checkpoints actually committed (the API server re-sends what was
+// not acknowledged), so no buffer grows while Kafka is away and an ambiguous commit is settled by
+// reading the state back.
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '../lib/log.js';
+import { PartitionReader } from '../lib/kafka/topic-reader.js';
 import { selectionOf, streamIds, type ProducerConfig } from './config.js';
 import type { KubeSource } from './kube.js';
 import type { SourceContext } from './mapping.js';
@@ -46,6 +48,8 @@ export class Session {
   private readonly abort = new AbortController();
   private queue: BoundedQueue | undefined;
   private publisher: Publisher | undefined;
+  /** Reads the state topic (no consumer group); one per session, closed when it ends. */
+  private stateReader: PartitionReader | undefined;
   /** True once every scope has an established watch (readiness). */
   get watching(): boolean {
     return this.watchers.length > 0 && this.watchers.every((w) => w.watching);
@@ -59,15 +63,11 @@ export class Session {
   }
 
   private async readStateWithMarker(want?: (entry: IndexEntry) => boolean): Promise<StateSnapshot> {
-    const { config, kafka, logger } = this.deps;
+    const { config, logger } = this.deps;
     const marker = newMarker(config.instanceId);
     await this.publisher!.commitMarker(marker);
     const began = Date.now();
-    const snapshot = await readState(
-      kafka,
-      { topic: config.stateTopic, stream: config.stream, groupPrefix: streamIds(config).readerGroupPrefix, nonce: marker.nonce, timeoutMs: 60_000, logger },
-      want,
-    );
+    const snapshot = await readState(this.stateReader!, { topic: config.stateTopic, stream: config.stream, nonce: marker.nonce, timeoutMs: 60_000 }, want);
     logger.debug({ records: snapshot.records, index: snapshot.index?.size, ms: Date.now() - began }, 'state read');
     return snapshot;
   }
@@ -127,6 +127,7 @@ export class Session {
         logger,
       });
       this.publisher = publisher;
+      this.stateReader = new PartitionReader(kafka);
       const state = await this.readStateWithMarker();
       if (signal.aborted) return;
       const selection = selectionOf(config);
@@ -174,6 +175,7 @@ export class Session {
     } finally {
       this.abort.abort();
       this.queue?.close();
+      await this.stateReader?.close().catch((error: Error) => logger.warn({ err: error }, 'state reader close failed'));
       await producer.disconnect().catch((error: Error) => logger.warn({ err: error }, 'producer disconnect failed'));
     }
   }

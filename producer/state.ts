@@ -13,8 +13,7 @@
 //       written by a leader when it starts reading the state: reading up to its own marker means
 //       having read everything committed before (the previous leader is fenced by then).
 import { randomUUID } from 'node:crypto';
-import type { Kafka, KafkaMessage } from 'kafkajs';
-import type { Logger } from '../lib/log.js';
+import type { PartitionReader } from '../lib/kafka/topic-reader.js';
 
 export const allNamespaces = '*';
 
@@ -98,53 +97,53 @@ export function applyStateRecord(
 }
 
 /**
- * Reads the state topic from the beginning up to the marker with `nonce` (which the caller has
- * just committed), with a throwaway consumer group reading committed records only. Checkpoints
- * are always collected; index entries only when `wantEntry` is given.
+ * Reads the state topic's partition from the beginning up to the marker with `nonce` (which the
+ * caller has just committed, so the last stable offset is past it), committed records only, with
+ * the caller's partition reader: no consumer group. Checkpoints are always collected; index
+ * entries only when `wantEntry` is given. Fails when the marker is not met within `timeoutMs`, or
+ * when the read ends without it.
  */
 export async function readState(
-  kafka: Kafka,
-  options: { topic: string; stream: string; groupPrefix: string; nonce: string; timeoutMs: number; logger: Logger },
+  reader: PartitionReader,
+  options: { topic: string; stream: string; nonce: string; timeoutMs: number },
   wantEntry?: (entry: IndexEntry) => boolean,
 ): Promise<StateSnapshot> {
   const snapshot: StateSnapshot = { checkpoints: new Map(), index: wantEntry ? new Map() : undefined, records: 0 };
-  const consumer = kafka.consumer({
-    groupId: `${options.groupPrefix}.${randomUUID()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-    allowAutoTopicCreation: false,
-    retry: { retries: 3 },
-  });
-  let finish!: (error?: Error) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    finish = (error) => (error ? reject(error) : resolve());
-  });
-  const timer = setTimeout(() => finish(new Error(`reading ${options.topic} did not reach the marker within ${options.timeoutMs} ms`)), options.timeoutMs);
-  consumer.on(consumer.events.CRASH, (event) => finish(event.payload.error));
+  const want = wantEntry ?? (() => false);
   let found = false;
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new Error(`reading ${options.topic} did not reach the marker within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+  });
+  const read = reader.readToEnd(
+    options.topic,
+    0,
+    (message) => {
+      // Stop at the marker: what was committed before it is what the state is.
+      if (found) return;
+      const key = message.key?.toString('utf8');
+      if (!key) return;
+      const marker = applyStateRecord(options.stream, snapshot, key, message.value, want);
+      if (marker?.nonce === options.nonce) found = true;
+    },
+    { cancelled: () => found || timedOut },
+  );
+  read.catch(() => undefined);
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages as KafkaMessage[]) {
-          if (found) return;
-          const key = message.key?.toString('utf8');
-          if (!key) continue;
-          const marker = applyStateRecord(options.stream, snapshot, key, message.value, wantEntry ?? (() => false));
-          if (marker?.nonce === options.nonce) {
-            found = true;
-            finish();
-            return;
-          }
-        }
-      },
-    });
-    await done;
+    const result = await Promise.race([read, timeout]);
+    if (!found) {
+      throw new Error(
+        result.complete
+          ? `reading ${options.topic} up to offset ${result.endOffset} did not meet the marker ${options.nonce} (was it committed?)`
+          : `reading ${options.topic} was cancelled before the marker`,
+      );
+    }
   } finally {
     clearTimeout(timer);
-    await consumer.disconnect().catch((error: Error) => options.logger.warn({ err: error }, 'state reader disconnect failed'));
   }
   return snapshot;
 }
