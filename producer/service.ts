@@ -10,6 +10,7 @@ import { startServiceHttp } from '../lib/http.js';
 import type { Logger } from '../lib/log.js';
 import { resourceEventSchema } from '../lib/raw-event.js';
 import { ConfigError, redactConfig } from '../lib/config.js';
+import { sleep, Backoff } from '../lib/async.js';
 import { ensureTopics, producerTopicSpecs, TopicError } from '../lib/topics.js';
 import { streamIds, type ProducerConfig } from './config.js';
 import { discoverResource, KubeSource, loadKubeConfig, type ResourceInfo } from './kube.js';
@@ -44,8 +45,6 @@ export interface StartOptions {
   /** A prom-client registry to use instead of a new one. */
   metrics?: ProducerMetrics;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Creates the raw topic (retention from rawRetentionMs, as `topics init` does) and the state topic
@@ -105,7 +104,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger, opti
 
   /** While leading: run sessions back to back, with a growing pause after failures. */
   const lead = async () => {
-    let backoff = 500;
+    // 0.5 s doubling to 10 s between failed sessions; back to 0.5 s after a session that ran a minute.
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
     while (elector.leading && !stopping) {
       const current = new Session({ config, kafka, registry, schemaId, kube, ctx, metrics, logger: log });
       session = current;
@@ -114,7 +114,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger, opti
       try {
         await current.run();
         metrics.sessions.inc({ outcome: 'ended' });
-        backoff = 500;
+        backoff.reset();
       } catch (error) {
         metrics.sessions.inc({ outcome: 'failed' });
         if (isFencedError(error)) {
@@ -123,9 +123,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger, opti
         } else {
           log.error({ err: error }, 'session failed: resuming from the committed checkpoints');
         }
-        if (Date.now() - began > 60_000) backoff = 500;
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 10_000);
+        if (Date.now() - began > 60_000) backoff.reset();
+        await sleep(backoff.next());
       } finally {
         lastCheckpoints = new Map(current.committed);
         if (session === current) session = undefined;

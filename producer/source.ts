@@ -12,6 +12,7 @@
 //            resourceVersion queued.
 //   full:    the queue is full: stop the watch, wait for room, watch again from the last
 //            resourceVersion queued (the API server re-sends the rest). Memory stays bounded.
+import { Backoff, sleep } from '../lib/async.js';
 import type { Logger } from '../lib/log.js';
 import type { Operation } from '../lib/raw-event.js';
 import type { ProducerConfig } from './config.js';
@@ -47,17 +48,6 @@ type WatchOutcome =
   | { kind: 'error'; error: unknown };
 
 export type RelistReason = 'first_start' | 'expired' | 'selection_changed';
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export class RelistRestart extends Error {}
 
@@ -119,7 +109,8 @@ export class ScopeWatcher {
 
   async run(): Promise<void> {
     const { signal, metrics } = this.deps;
-    let backoff = 250;
+    // Between failed lists or watches: 250 ms doubling to 5 s (with jitter), reset by a watch that ends normally.
+    const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
     while (!signal.aborted) {
       if (this.resumeRv === undefined) {
         try {
@@ -130,8 +121,7 @@ export class ScopeWatcher {
           // Kafka (reading the index) or a bug: the session ends and starts over from the state.
           if (isKafkaError(error) || (statusOf(error) === undefined && !isNetworkError(error))) throw error;
           this.log.warn({ err: error }, 'relist failed; retrying');
-          await sleep(backoff, signal);
-          backoff = Math.min(backoff * 2, 5_000);
+          await sleep(backoff.next(), signal);
           continue;
         }
       }
@@ -144,12 +134,12 @@ export class ScopeWatcher {
           this.log.info({ resourceVersion: this.resumeRv }, 'watch expired (410 Gone): relisting');
           this.resumeRv = undefined;
           this.relistReason = 'expired';
-          backoff = 250;
+          backoff.reset();
           break;
         case 'closed':
         case 'timeout':
           this.log.debug({ resourceVersion: this.resumeRv, outcome: outcome.kind }, 'watch ended; watching again');
-          backoff = 250;
+          backoff.reset();
           break;
         case 'full':
           this.log.info({ resourceVersion: this.resumeRv, queued: this.deps.queue.length }, 'queue full: watch paused until the publisher catches up');
@@ -157,8 +147,7 @@ export class ScopeWatcher {
           break;
         case 'error':
           this.log.warn({ err: outcome.error, resourceVersion: this.resumeRv }, 'watch failed; watching again');
-          await sleep(backoff, signal);
-          backoff = Math.min(backoff * 2, 5_000);
+          await sleep(backoff.next(), signal);
           break;
       }
     }

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { LaunchSpec } from './service.js';
+import { sleep } from '../lib/async.js';
 
 export function spawnDetached(spec: LaunchSpec, logFile: string): number {
   const out = openSync(logFile, 'a');
@@ -89,4 +90,4 @@ export function tailOf(file: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep };

@@ -7,6 +7,7 @@
 // the shapes used are checked at start so a change fails loudly instead of restoring nothing.
 import { createRequire } from 'node:module';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { SerialQueue, sleep } from '../async.js';
 
 const require = createRequire(import.meta.url);
 
@@ -50,7 +51,7 @@ interface InternalBatch {
 type BatchConstructor = new (topic: string, fetchedOffset: string, partitionData: PartitionData) => InternalBatch;
 
 const READ_COMMITTED = 1;
-const PROBLEM = 'kafkajs internals changed (lib/kit/partition-reader.ts needs kafkajs 2.2.x)';
+const PROBLEM = 'kafkajs internals changed (lib/kafka/topic-reader.ts needs kafkajs 2.2.x)';
 
 function internals(kafka: Kafka): { createCluster: (options: Record<string, unknown>) => InternalCluster; Batch: BatchConstructor } {
   const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
@@ -75,8 +76,6 @@ export interface ReadResult {
   complete: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class PartitionReader {
   private readonly cluster: InternalCluster;
   private readonly Batch: BatchConstructor;
@@ -84,12 +83,11 @@ export class PartitionReader {
   private connected: Promise<void> | undefined;
   private closed = false;
   private readonly reading = new Set<Promise<unknown>>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Cluster calls one at a time (see the fetch below). */
+  private readonly queue = new SerialQueue();
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(fn);
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.queue.run(fn);
   }
 
   constructor(kafka: Kafka) {
