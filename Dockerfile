@@ -20,10 +20,13 @@ COPY lib ./lib
 COPY producer ./producer
 COPY processors ./processors
 COPY schemas ./schemas
+# stack/ (the embedded dev stack and the Argo simulator) only so that `stack` and `demo`, which
+# load it with a dynamic import when they run, type-check; it is compiled and then removed: the
+# image does not need it (every other command works without it, and `--help` lists them all).
 COPY stack ./stack
 # tsconfig also includes test/ and bench/: they are not in the context, so only the service code
 # is compiled. Avro schemas need no copying: schemas/generated/*.ts export them as constants.
-RUN npm run build
+RUN npm run build && rm -rf dist/stack
 
 # ---- runtime: production dependencies + dist/ ----------------------------------------------------
 FROM node:20-slim AS runtime

@@ -2,10 +2,8 @@
 // the services, the embedded local stack's settings (.kubetrail/stack/connection.env) are used,
 // so `npm run stack -- up` followed by any command just works.
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connectionEnv, connectionSchema, readConfigFile, resolveConfig, type ConnectionConfig } from '../lib/config.js';
-import { LocalStack } from '../stack/stack.js';
+import { readStackConnection } from '../lib/stack-connection.js';
 
 export function connectionOptions(command: Command): Command {
   return command
@@ -14,16 +12,24 @@ export function connectionOptions(command: Command): Command {
     .option('--schema-registry-url <url>', 'Confluent-compatible Schema Registry URL (env SCHEMA_REGISTRY_URL)');
 }
 
-/** The local stack's settings, if one was started from this checkout. */
+/** The local stack's settings, if one was started from this checkout (read from its file: stack/ is not loaded). */
 export function localStackSettings(): Record<string, string> {
-  const file = join(new LocalStack().stackDir, 'connection.env');
-  if (!existsSync(file)) return {};
-  const settings: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const at = line.indexOf('=');
-    if (at > 0) settings[line.slice(0, at)] = line.slice(at + 1);
+  return readStackConnection();
+}
+
+/**
+ * The embedded local stack's module, loaded only by the commands that run it (`stack`, `demo`):
+ * stack/ is a development tool, absent from the image, and no other command needs it.
+ */
+export async function loadLocalStack(): Promise<typeof import('../stack/stack.js')> {
+  try {
+    return await import('../stack/stack.js');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /[\\/]stack[\\/]stack\.[jt]s/.test((error as Error).message)) {
+      throw new Error('the embedded local stack is not part of this installation (it is a development tool: run it from a kubetrail checkout)');
+    }
+    throw error;
   }
-  return settings;
 }
 
 export function configFile(options: { config?: string }): Record<string, unknown> {

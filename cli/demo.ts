@@ -8,15 +8,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LocalStack } from '../stack/stack.js';
-import { ArgoSimulator, scriptFromWorkflow } from '../lib/argo-simulator.js';
+import { sleep } from '../lib/async.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { loadProducerConfig } from '../producer/config.js';
 import { startProducer, type ProducerHandle } from '../producer/service.js';
 import { loadProcessor } from '../lib/kit/discovery.js';
 import { runProcessor, type ProcessorHandle } from '../lib/kit/runner.js';
 import { connectionSchema } from '../lib/config.js';
-import { localStackSettings } from './connection.js';
+import { loadLocalStack, localStackSettings } from './connection.js';
 import { subscribeTopic, WorkflowView, summaryHeader, summaryRow } from './subscribe.js';
 
 /** Real Argo objects (test/fixtures/argo-workflows/SOURCES.md): successes and failures with exit codes. */
@@ -32,7 +31,6 @@ export const demoWorkflows = [
 ];
 
 const finalPhases = new Set(['Succeeded', 'Failed', 'Error']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -43,6 +41,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--pace <ms>', 'pause between two writes of one workflow', (v) => Number(v), 400)
     .option('--exit-when-done', 'stop once every workflow has reached its final state (for scripts)')
     .action(async (options: { external?: boolean; namespace: string; pace: number; exitWhenDone?: boolean }) => {
+      // stack/ (the embedded stack and the Argo simulator) is a development tool, not in the
+      // image: loaded here, when the demo runs, never when the command is registered.
+      const { LocalStack } = await loadLocalStack();
+      const { ArgoSimulator, scriptFromWorkflow } = await import('../stack/argo-simulator.js');
       const stack = new LocalStack();
       const say = (line: string) => process.stderr.write(`[demo] ${line}\n`);
       let startedStack = false;

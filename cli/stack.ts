@@ -1,11 +1,23 @@
 // `kubetrail stack …`: the embedded local stack (Kafka, Apicurio Registry, Kubernetes API server).
+// stack/ is a development tool, not in the image: it is loaded only when one of these commands
+// runs (loadLocalStack), never when they are registered.
 import type { Command } from 'commander';
-import { LocalStack, serviceNames } from '../stack/stack.js';
-import { compactEtcd } from '../stack/kubeapi.js';
 import type { ServiceName } from '../stack/service.js';
+import { loadLocalStack } from './connection.js';
 
-function serviceArg(value: string): ServiceName {
-  if (!(serviceNames as string[]).includes(value)) throw new Error(`unknown service '${value}' (one of ${serviceNames.join(', ')})`);
+/** The stack's services, for the help text (checked against stack/service.ts at compile time; stack/stack.ts's list decides at run time). */
+const serviceNames = ['kafka', 'registry', 'kubeapi'] as const satisfies readonly ServiceName[];
+const everyServiceListed: Exclude<ServiceName, (typeof serviceNames)[number]> extends never ? true : false = true;
+void everyServiceListed;
+
+async function newStack() {
+  const { LocalStack } = await loadLocalStack();
+  return new LocalStack();
+}
+
+async function serviceArg(value: string): Promise<ServiceName> {
+  const known = (await loadLocalStack()).serviceNames;
+  if (!(known as string[]).includes(value)) throw new Error(`unknown service '${value}' (one of ${known.join(', ')})`);
   return value as ServiceName;
 }
 
@@ -18,7 +30,7 @@ export function registerStackCommand(program: Command): void {
     .command('up')
     .description('start every service that is not running (downloads and builds once, cached in ~/.cache/kubetrail)')
     .action(async () => {
-      const local = new LocalStack();
+      const local = await newStack();
       const began = Date.now();
       const connection = await local.up();
       process.stderr.write(`[stack] up in ${((Date.now() - began) / 1000).toFixed(1)}s; settings written to ${local.connectionFile}\n`);
@@ -29,7 +41,7 @@ export function registerStackCommand(program: Command): void {
     .command('down')
     .description('stop every service (their data is kept until `stack reset`)')
     .action(async () => {
-      await new LocalStack().down();
+      await (await newStack()).down();
       process.stderr.write('[stack] down\n');
     });
 
@@ -37,7 +49,7 @@ export function registerStackCommand(program: Command): void {
     .command('status')
     .description('show each service: pid, running, answering; exit 1 unless all are ready')
     .action(async () => {
-      const statuses = await new LocalStack().status();
+      const statuses = await (await newStack()).status();
       for (const s of statuses) {
         process.stdout.write(`${s.name.padEnd(9)} ${s.ready ? 'ready  ' : s.running ? 'running' : 'stopped'} pid=${s.pid ?? '-'} log=${s.log}\n`);
       }
@@ -48,7 +60,7 @@ export function registerStackCommand(program: Command): void {
     .command('env')
     .description('print the connection settings as KEY=value lines (eval-able: `export $(kubetrail stack env)`)')
     .action(async () => {
-      for (const [key, value] of Object.entries(await new LocalStack().connection())) process.stdout.write(`${key}=${value}\n`);
+      for (const [key, value] of Object.entries(await (await newStack()).connection())) process.stdout.write(`${key}=${value}\n`);
     });
 
   for (const [name, description] of [
@@ -61,8 +73,8 @@ export function registerStackCommand(program: Command): void {
       .command(`${name} <service>`)
       .description(`${description}: ${serviceNames.join(' | ')}`)
       .action(async (service: string) => {
-        const local = new LocalStack();
-        const which = serviceArg(service);
+        const local = await newStack();
+        const which = await serviceArg(service);
         if (name === 'start') await local.start(which);
         else if (name === 'stop') await local.stop(which);
         else if (name === 'kill') await local.kill(which);
@@ -74,7 +86,8 @@ export function registerStackCommand(program: Command): void {
     .command('compact')
     .description("compact etcd to its current revision: watches from older resourceVersions get 410 Gone")
     .action(async () => {
-      const revision = await compactEtcd(await new LocalStack().context());
+      const { compactEtcd } = await import('../stack/kubeapi.js');
+      const revision = await compactEtcd(await (await newStack()).context());
       process.stdout.write(`compacted etcd at revision ${revision}\n`);
     });
 
@@ -82,6 +95,6 @@ export function registerStackCommand(program: Command): void {
     .command('reset')
     .description('stop everything and delete the stack data (topics, schemas, objects); downloads stay cached')
     .action(async () => {
-      await new LocalStack().reset();
+      await (await newStack()).reset();
     });
 }

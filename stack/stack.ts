@@ -3,12 +3,12 @@
 // tell any client how to connect; each service only says how to get, launch and probe itself.
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
 import type { ServiceDefinition, ServiceName, StackContext, StackPorts } from './service.js';
 import { kafka } from './kafka.js';
 import { registry } from './registry.js';
 import { kubeapi, kubeconfigPath } from './kubeapi.js';
+import { checkoutRoot, stackConnectionFileName, stackDirectory } from '../lib/stack-connection.js';
 import { freePort, isOurProcess, sleep, spawnDetached, stopProcess, tailOf, signalGroup } from './processes.js';
 
 export const services: Record<ServiceName, ServiceDefinition> = { kafka, registry, kubeapi };
@@ -34,8 +34,6 @@ export interface ServiceStatus {
   log: string;
 }
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
 export class LocalStack {
   readonly root: string;
   readonly stackDir: string;
@@ -43,9 +41,10 @@ export class LocalStack {
   private state: StackState | undefined;
 
   constructor(options: { root?: string; stackDir?: string; cacheDir?: string } = {}) {
-    // Compiled code runs from dist/stack: the repository root is one level further up there.
-    this.root = options.root ?? (existsSync(join(repoRoot, 'package.json')) ? repoRoot : resolve(repoRoot, '..'));
-    this.stackDir = options.stackDir ?? process.env.KUBETRAIL_STACK_DIR ?? join(this.root, '.kubetrail', 'stack');
+    // The checkout (compiled code runs from dist/: one level further up there) and the directory
+    // the CLI reads the connection file from without loading this module (lib/stack-connection.ts).
+    this.root = options.root ?? checkoutRoot;
+    this.stackDir = options.stackDir ?? stackDirectory(this.root);
     this.cacheDir = options.cacheDir ?? process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
   }
 
@@ -141,7 +140,7 @@ export class LocalStack {
     await Promise.all(serviceNames.map((name) => this.start(name, ctx)));
     const connection = await this.connection();
     writeFileSync(
-      join(this.stackDir, 'connection.env'),
+      this.connectionFile,
       Object.entries(connection).map(([k, v]) => `${k}=${v}`).join('\n') + '\n',
     );
     writeFileSync(join(this.stackDir, 'connection.json'), JSON.stringify(connection, null, 2) + '\n');
@@ -150,7 +149,7 @@ export class LocalStack {
 
   /** Path of the file that `up` writes with the connection settings (KEY=value lines). */
   get connectionFile() {
-    return join(this.stackDir, 'connection.env');
+    return join(this.stackDir, stackConnectionFileName);
   }
 
   async start(name: ServiceName, ctx?: StackContext): Promise<void> {

@@ -6,12 +6,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ArgoSimulator } from '../../lib/argo-simulator.js';
+import { ArgoSimulator } from '../../stack/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';
-import { operationsOf, RawReader } from '../../producer/testing.js';
+import { operationsOf, RawReader } from '../support/producer.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
 const connection = testConnection();

@@ -6,12 +6,12 @@
 import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ArgoSimulator, bareWorkflow } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, bareWorkflow } from '../../stack/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { compactEtcd } from '../../stack/kubeapi.js';
 import { LocalStack } from '../../stack/stack.js';
-import { childProducerEnv, operationsOf, RawReader, spawnProducer, type ChildProducer } from '../../producer/testing.js';
+import { childProducerEnv, operationsOf, RawReader, spawnProducer, type ChildProducer } from '../support/producer.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
 const connection = testConnection();

@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ArgoSimulator, scriptFromWorkflow } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, scriptFromWorkflow } from '../../stack/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { ConfigError } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { changeId } from '../../lib/raw-event.js';
 import { loadProducerConfig, type ProducerConfig } from '../../producer/config.js';
 import { startProducer, type ProducerHandle } from '../../producer/service.js';
-import { operationsOf, RawReader } from '../../producer/testing.js';
+import { operationsOf, RawReader } from '../support/producer.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
 const connection = testConnection();

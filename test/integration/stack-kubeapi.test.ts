@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { ArgoSimulator, workflowResource, bareWorkflow } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, workflowResource, bareWorkflow } from '../../stack/argo-simulator.js';
 import { LocalStack } from '../../stack/stack.js';
 import { compactEtcd } from '../../stack/kubeapi.js';
 import { testConnection, uniqueName } from '../support/services.js';

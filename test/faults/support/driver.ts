@@ -1,9 +1,9 @@
 // Drives a stream of workflow changes with known final states through the API server: real Argo
-// workflows of test/fixtures played by lib/argo-simulator.ts's scripts, many at once. Every
+// workflows of test/fixtures played by stack/argo-simulator.ts's scripts, many at once. Every
 // resourceVersion the API server answers with is recorded: that is what the raw topic must hold.
 // Writes are retried while the API server is away (a restart): a merge patch applied twice is a
 // no-op the second time (same resourceVersion), a create that did land answers 409 and is read back.
-import { scriptFromWorkflow, type ArgoSimulator, type WorkflowScript } from '../../../lib/argo-simulator.js';
+import { scriptFromWorkflow, type ArgoSimulator, type WorkflowScript } from '../../../stack/argo-simulator.js';
 import { finalPhases } from '../../../lib/argo-workflow.js';
 import { loadWorkflow, workflowFixtureNames } from '../../fixtures/workflows.js';
 import { sleep } from './pipeline.js';

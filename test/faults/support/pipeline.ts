@@ -3,9 +3,9 @@
 import { createServer } from 'node:net';
 import { logLevel, type Kafka } from 'kafkajs';
 import { kafkaClient } from '../../../lib/kafka/client.js';
-import { ArgoSimulator } from '../../../lib/argo-simulator.js';
+import { ArgoSimulator } from '../../../stack/argo-simulator.js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { childProducerEnv, spawnProducer, type ChildProducer } from '../../../producer/testing.js';
+import { childProducerEnv, spawnProducer, type ChildProducer } from '../../support/producer.js';
 import { ProcessorChild, type ChildSpec } from '../../support/kit-helpers.js';
 import { uniqueName } from '../../support/services.js';
 import type { FaultsStack } from './stack.js';
