@@ -22,7 +22,8 @@ function fieldsOf(value: Decoded): { namespace?: string; phase?: string; labels:
   const labels = (value.labels as Record<string, string> | undefined) ?? {};
   let phase = typeof value.phase === 'string' ? value.phase : undefined;
   if (phase === undefined && typeof value.object === 'string') {
-    // A raw ResourceEvent: the phase is inside the object; parse only when a phase filter asks.
+    // A raw ResourceEvent: its object (JSON text) is not parsed; the phase is taken from the
+    // workflows.argoproj.io/phase label Argo writes (a workflow without it has no phase here).
     phase = labels['workflows.argoproj.io/phase'];
   }
   return { namespace: (value.namespace as string | null) ?? undefined, phase, labels };
