@@ -15,11 +15,11 @@ import { createServer } from 'node:net';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
-import { ArgoSimulator, workflowResource } from '../lib/argo-simulator.js';
+import { ArgoSimulator, workflowResource } from '../stack/argo-simulator.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { connectionSchema } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { childProducerEnv, spawnProducer } from '../producer/testing.js';
+import { childProducerEnv, spawnProducer } from '../test/support/producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);

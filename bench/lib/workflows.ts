@@ -1,9 +1,9 @@
-// Writing workflows to the API server for the benchmarks (lib/argo-simulator.ts: real creates
+// Writing workflows to the API server for the benchmarks (stack/argo-simulator.ts: real creates
 // and merge patches, as Argo's controller writes them), and reading summaries back.
 import { KubeConfig } from '@kubernetes/client-node';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, Kafka } from 'kafkajs';
-import { ArgoSimulator, workflowResource } from '../../lib/argo-simulator.js';
+import { ArgoSimulator, workflowResource } from '../../stack/argo-simulator.js';
 import type { ObjectTemplate } from './workload.js';
 import { sleep } from './context.js';
 
