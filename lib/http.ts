@@ -1,7 +1,8 @@
 // /healthz, /readyz and /metrics for every long-running service. Liveness says the process
 // works; readiness says it does its job now (connected, leading or standing by, caught up).
 import { createServer, type Server } from 'node:http';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { concurrentTransactionStats } from './kafka/concurrent-transactions.js';
 
 export interface HealthChecks {
   /** Liveness: false only when the process is wedged and should be restarted. */
@@ -14,6 +15,25 @@ export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: 'kubetrail_' });
+  // Process-wide counts kept by the kafkajs patch (lib/kafka/concurrent-transactions.ts).
+  new Counter({
+    name: 'kubetrail_kafka_concurrent_transactions_total',
+    help: 'Transactional requests (AddPartitionsToTxn, AddOffsetsToTxn) answered CONCURRENT_TRANSACTIONS: the previous transaction\'s markers were not written yet',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(concurrentTransactionStats().requests);
+    },
+  });
+  new Counter({
+    name: 'kubetrail_kafka_concurrent_transactions_retries_total',
+    help: 'Retries of those requests, each after 10 to 50 ms',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(concurrentTransactionStats().retries);
+    },
+  });
   return registry;
 }
 
