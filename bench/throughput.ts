@@ -62,7 +62,7 @@ export async function runPass(
   input: string,
   events: number,
   valueBytes: number,
-  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number; fetchMaxBytesPerPartition?: number },
+  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number; maxBytesPerPartition?: number },
 ): Promise<PassResult & { done: Record<string, unknown> }> {
   const groupId = ctx.track(`bench.${ctx.runId}.${options.label}`);
   let child;
@@ -74,7 +74,7 @@ export async function runPass(
     const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
     child = ctx.spawnChild(
       'processor',
-      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, fetchMaxBytesPerPartition: options.fetchMaxBytesPerPartition },
+      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition: options.maxBytesPerPartition },
       { label: options.label, nodeArgs: options.nodeArgs },
     );
   }

@@ -9,7 +9,6 @@ import { pino } from 'pino';
 import { connectionSchema } from '../../lib/config.js';
 import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';
 import { loadProcessor } from '../../lib/kit/discovery.js';
-import { installFetchSize } from '../lib/fetch-size.js';
 
 interface Spec {
   processor: string;
@@ -24,14 +23,13 @@ interface Spec {
   exitWhenDone?: boolean;
   /** Give up after this long (bounded run). */
   timeoutMs?: number;
-  /** Consumer fetch size per partition (bench/lib/fetch-size.ts: the proposed runner change). */
-  fetchMaxBytesPerPartition?: number;
+  /** Consumer fetch size per partition (runProcessor's maxBytesPerPartition; default DEFAULT_MAX_BYTES_PER_PARTITION, 8 MiB). */
+  maxBytesPerPartition?: number;
 }
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`);
 
-if (spec.fetchMaxBytesPerPartition) installFetchSize(spec.fetchMaxBytesPerPartition);
 const definition = await loadProcessor(spec.processor);
 const connection = connectionSchema.parse({
   kafkaBrokers: process.env.KAFKA_BROKERS,
@@ -48,6 +46,7 @@ const handle = await runProcessor(definition, {
   mode: spec.mode,
   topics: spec.topics,
   maxBatchRecords: spec.maxBatchRecords,
+  maxBytesPerPartition: spec.maxBytesPerPartition,
   concurrency: spec.concurrency,
   handleSignals: true,
   sessionTimeoutMs: 10_000,
