@@ -5,10 +5,13 @@
 //   {"event":"done", ...}            when `expect` input records are processed (if given):
 //                                    first-ready time, done time, stats, CPU and memory
 //   {"event":"stopped", ...}         after SIGTERM, with the final stats
+// Each progress, done and stopped line has concurrentTransactions: {requests, retries}, the
+// process's kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts).
 import { pino } from 'pino';
 import { connectionSchema } from '../../lib/config.js';
 import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';
 import { loadProcessor } from '../../lib/kit/discovery.js';
+import { concurrentTransactionStats } from '../../lib/kafka/concurrent-transactions.js';
 
 interface Spec {
   processor: string;
@@ -75,12 +78,12 @@ const poll = setInterval(() => {
   const stats = handle.stats();
   if (now - lastProgress >= 1000) {
     lastProgress = now;
-    say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits });
+    say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits, concurrentTransactions: concurrentTransactionStats() });
   }
   if (!doneSent && spec.expect !== undefined && stats.recordsIn >= spec.expect) {
     doneSent = true;
     const cpu = process.cpuUsage(cpuStart);
-    say({ event: 'done', readyAt, doneAt: now, readyHrUs, doneHrUs: Number(process.hrtime.bigint() / 1000n), stats, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRss });
+    say({ event: 'done', readyAt, doneAt: now, readyHrUs, doneHrUs: Number(process.hrtime.bigint() / 1000n), stats, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRss, concurrentTransactions: concurrentTransactionStats() });
     if (spec.exitWhenDone) void handle.stop();
   }
 }, 10);
@@ -89,7 +92,7 @@ try {
   await handle.done;
   clearInterval(poll);
   clearTimeout(timeout);
-  say({ event: 'stopped', stats: handle.stats(), maxRss });
+  say({ event: 'stopped', stats: handle.stats(), maxRss, concurrentTransactions: concurrentTransactionStats() });
   process.exit(0);
 } catch (error) {
   say({ event: 'failed', error: (error as Error).message });

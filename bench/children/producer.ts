@@ -4,12 +4,15 @@
 //   {"event":"ready"}          leader and watching
 //   {"event":"status", ...}    every 250 ms: records published, events seen, RSS and heap
 //   {"event":"stopped", ...}   after SIGTERM
+// Each status and the stopped line has concurrentTransactions: {requests, retries}, the process's
+// kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts).
 // Run with --expose-gc to have heapAfterGc in each status (a full GC every status: only for the
 // memory measurement, where it is asked for).
 import { pino } from 'pino';
 import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer, type ProducerHandle } from '../../producer/service.js';
 import { createProducerMetrics } from '../../producer/metrics.js';
+import { concurrentTransactionStats } from '../../lib/kafka/concurrent-transactions.js';
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Record<string, unknown> & { gcEveryStatus?: boolean };
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`);
@@ -60,6 +63,7 @@ const timer = setInterval(async () => {
     peakRss,
     peakHeap,
     watching: handle?.status().watching ?? false,
+    concurrentTransactions: concurrentTransactionStats(),
     /** Monotonic µs, the clock of V8's CPU profiles. */
     hrUs: Number(process.hrtime.bigint() / 1000n),
   });
@@ -78,7 +82,7 @@ const stop = async () => {
   clearInterval(timer);
   clearInterval(sample);
   await handle?.stop();
-  say({ event: 'stopped' });
+  say({ event: 'stopped', concurrentTransactions: concurrentTransactionStats() });
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
