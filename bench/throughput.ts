@@ -6,13 +6,22 @@
 //   - (a) a bare kafkajs consume-and-produce of the same bytes, no decoding (children/bare-pipe.ts)
 //   - (b) Kafka's ConsumerPerformance over the same topic and ProducerPerformance writing the
 //     same objects to a new topic: the machine's ceiling for reading and for writing
+//   - (c) workflow-summary (exactly-once) over the same events in an uncompressed raw topic, with
+//     the runner's fetch size (8 MiB per partition) and with kafkajs' 1 MiB (the runner before)
 // The passes are interleaved, repeat after repeat, so background load spreads over all of them;
-// each figure is the median of the repeats (best also kept), and ratios are of medians.
+// each figure is the median of the repeats (best also kept), and ratios are of medians. The bare
+// passes use the runner's fetch size (a kafkajs consume-only pass with kafkajs' 1 MiB is kept
+// beside it). The engine issue's targets, as ratios within the run (`targets`):
+//   workflow-summary (exactly-once) ≥ 0.45× the kafkajs consume-only pass over the same topic;
+//   over the uncompressed topic, ≥ 1.4× the same processor with maxBytesPerPartition 1 MiB.
 import type { BenchContext } from './lib/context.js';
 import { fillTopic, type FillResult } from './lib/fill.js';
 import { consumerPerformance, producerPerformance } from './lib/kafka-tools.js';
 import { best, median, round } from './lib/stats.js';
 import { workloadEvents, type TemplateSet } from './lib/workload.js';
+import { DEFAULT_MAX_BYTES_PER_PARTITION } from '../lib/kit/runner.js';
+
+const MiB = 1024 * 1024;
 
 export interface PassResult {
   recordsPerSec: number;
@@ -21,6 +30,8 @@ export interface PassResult {
   cpuMs?: number;
   maxRssMb?: number;
   recordsOut?: number;
+  /** Transactions (exactly-once) or offset commits of the pass. */
+  commits?: number;
 }
 
 export interface Variant {
@@ -34,6 +45,21 @@ export interface Variant {
   /** CPU time per input record (user + system, child process), median. */
   cpuUsPerRecord?: number;
   recordsOut?: number;
+  /** Input records per transaction (or per offset commit), median. */
+  recordsPerCommit?: number;
+  /** Which raw topic it read. */
+  topic: 'gzip' | 'none';
+}
+
+export interface Target {
+  what: string;
+  measured: string;
+  reference: string;
+  measuredRecordsPerSec: number;
+  referenceRecordsPerSec: number;
+  ratio: number;
+  target: number;
+  met: boolean;
 }
 
 export interface ThroughputResult {
@@ -46,6 +72,7 @@ export interface ThroughputResult {
   fill: FillResult & { recordsPerSec: number; mbPerSec: number };
   variants: Variant[];
   ratios: Array<{ variant: string; vsBare: number; vsKafkajsRead: number; vsKafkaConsumer: number; vsKafkaProducer: number }>;
+  targets: Target[];
 }
 
 export interface PassSpec {
@@ -53,6 +80,10 @@ export interface PassSpec {
   kind: 'processor' | 'bare';
   processor?: string;
   mode: 'exactly-once' | 'at-least-once' | 'consume-only';
+  /** The raw topic it reads in the throughput benchmark (default gzip). */
+  topic?: 'gzip' | 'none';
+  /** The consumer's fetch size per partition (default: the runner's for processors, kafkajs' for bare passes). */
+  maxBytesPerPartition?: number;
 }
 
 /** Runs one processor or bare-pipe pass over `input` in a child process; resolves with its timing. */
@@ -66,22 +97,23 @@ export async function runPass(
 ): Promise<PassResult & { done: Record<string, unknown> }> {
   const groupId = ctx.track(`bench.${ctx.runId}.${options.label}`);
   let child;
+  const maxBytesPerPartition = pass.maxBytesPerPartition ?? options.maxBytesPerPartition;
   if (pass.kind === 'bare') {
     const output = await ctx.createTopic(`${options.label}.out`, 3);
-    child = ctx.spawnChild('bare-pipe', { input, output, groupId, mode: pass.mode, expect: events, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords }, { label: options.label, nodeArgs: options.nodeArgs });
+    child = ctx.spawnChild('bare-pipe', { input, output, groupId, mode: pass.mode, expect: events, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition }, { label: options.label, nodeArgs: options.nodeArgs });
   } else {
     const outputName = pass.processor === 'workflow-summary' ? 'summaries' : 'completed';
     const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
     child = ctx.spawnChild(
       'processor',
-      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition: options.maxBytesPerPartition },
+      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition },
       { label: options.label, nodeArgs: options.nodeArgs },
     );
   }
   try {
     const done = await child.wait('done', options.timeoutMs);
     const seconds = ((done.doneAt as number) - (done.readyAt as number)) / 1000;
-    const stats = done.stats as { recordsOut?: Record<string, number> };
+    const stats = done.stats as { recordsOut?: Record<string, number>; commits?: number };
     await Promise.race([child.exited, new Promise((r) => setTimeout(r, 20_000))]);
     return {
       recordsPerSec: events / seconds,
@@ -90,6 +122,7 @@ export async function runPass(
       cpuMs: (done.cpuUserMs as number) + (done.cpuSystemMs as number),
       maxRssMb: (done.maxRss as number) / 1e6,
       recordsOut: stats.recordsOut ? Object.values(stats.recordsOut).reduce((a, b) => a + b, 0) : undefined,
+      commits: stats.commits,
       done,
     };
   } finally {
@@ -99,14 +132,22 @@ export async function runPass(
   }
 }
 
+const consumeOnlyName = 'bare kafkajs consume only';
+const summaryEosName = 'workflow-summary (exactly-once)';
+const noneDefaultName = 'workflow-summary (exactly-once), uncompressed topic';
+const none1MiBName = 'workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default: the runner before)';
+
 export const processorPasses: PassSpec[] = [
-  { name: 'bare kafkajs consume only', kind: 'bare', mode: 'consume-only' },
-  { name: 'bare kafkajs pipe (at-least-once)', kind: 'bare', mode: 'at-least-once' },
-  { name: 'bare kafkajs pipe (exactly-once)', kind: 'bare', mode: 'exactly-once' },
-  { name: 'workflow-summary (exactly-once)', kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' },
+  { name: consumeOnlyName, kind: 'bare', mode: 'consume-only', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
+  { name: 'bare kafkajs consume only, fetch 1 MiB/partition (kafkajs default)', kind: 'bare', mode: 'consume-only', maxBytesPerPartition: MiB },
+  { name: 'bare kafkajs pipe (at-least-once)', kind: 'bare', mode: 'at-least-once', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
+  { name: 'bare kafkajs pipe (exactly-once)', kind: 'bare', mode: 'exactly-once', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
+  { name: summaryEosName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' },
   { name: 'workflow-summary (at-least-once)', kind: 'processor', processor: 'workflow-summary', mode: 'at-least-once' },
   { name: 'completed-filter (exactly-once)', kind: 'processor', processor: 'completed-filter', mode: 'exactly-once' },
   { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once' },
+  { name: noneDefaultName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none' },
+  { name: none1MiBName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none', maxBytesPerPartition: MiB },
 ];
 
 /** The workload's objects as text, one per line, for ProducerPerformance's --payload-file. */
@@ -128,6 +169,12 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   const fill = await fillTopic(ctx.kafka, raw, schemaId, templates, { events, prefix: `tp-${ctx.runId}` }, { compression: 'gzip', timeoutMs: 600_000 });
   ctx.log(`throughput: filled in ${fill.seconds.toFixed(1)} s (${(fill.records / fill.seconds).toFixed(0)} records/s, ${(fill.valueBytes / 1e6 / fill.seconds).toFixed(1)} MB/s)`);
   ctx.shared.raw = { topic: raw, events, valueBytes: fill.valueBytes, partitions, schemaId };
+  // The same events, uncompressed (the fetch-size comparison: 1 MiB holds ~20 of them stored).
+  const rawNone = await ctx.createTopic('tp.raw-none', partitions);
+  const schemaIdNone = await ctx.registerRaw(rawNone);
+  const fillNone = await fillTopic(ctx.kafka, rawNone, schemaIdNone, templates, { events, prefix: `tp-${ctx.runId}` }, { compression: 'none', timeoutMs: 600_000 });
+  ctx.log(`throughput: the same events uncompressed in ${rawNone} (${(fillNone.valueBytes / 1e6).toFixed(0)} MB) in ${fillNone.seconds.toFixed(1)} s`);
+  const inputOf = (pass: PassSpec) => (pass.topic === 'none' ? { topic: rawNone, valueBytes: fillNone.valueBytes } : { topic: raw, valueBytes: fill.valueBytes });
   const payloads = payloadSample(templates, Math.min(events, 400), `pp-${ctx.runId}`);
   // A pass may not take longer than 30 records/s would.
   const timeoutMs = Math.max(120_000, (events / 30) * 1000);
@@ -142,11 +189,14 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   const producerName = 'Kafka ProducerPerformance (acks=all, gzip)';
   const producerNoneName = 'Kafka ProducerPerformance (acks=all, none)';
   for (let r = 0; r < repeats; r++) {
-    for (const pass of processorPasses) {
-      const label = `tp.${pass.kind === 'bare' ? 'bare' : pass.processor}.${modeTag(pass.mode)}.${r}`;
-      const result = await runPass(ctx, pass, raw, events, fill.valueBytes, { label, timeoutMs });
+    for (const [i, pass] of processorPasses.entries()) {
+      const label = `tp.${i}.${pass.kind === 'bare' ? 'bare' : pass.processor}.${modeTag(pass.mode)}.${r}`;
+      const input = inputOf(pass);
+      const result = await runPass(ctx, pass, input.topic, events, input.valueBytes, { label, timeoutMs });
       add(pass.name, result);
-      ctx.log(`  [${r + 1}/${repeats}] ${pass.name}: ${result.recordsPerSec.toFixed(0)} records/s, ${result.mbPerSec.toFixed(1)} MB/s (${result.seconds.toFixed(1)} s)`);
+      ctx.log(
+        `  [${r + 1}/${repeats}] ${pass.name}: ${result.recordsPerSec.toFixed(0)} records/s, ${result.mbPerSec.toFixed(1)} MB/s (${result.seconds.toFixed(1)} s${result.commits ? `, ${(events / result.commits).toFixed(0)} records per commit` : ''})`,
+      );
     }
     const cp = await consumerPerformance(ctx, raw, events, { timeoutMs });
     add(consumerName, { recordsPerSec: cp.recordsPerSec, mbPerSec: fill.valueBytes / 1e6 / (events / cp.recordsPerSec), seconds: events / cp.recordsPerSec });
@@ -160,10 +210,12 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
     }
     await ctx.admin.deleteTopics({ topics: [ppTopic] }).catch(() => undefined);
   }
+  await ctx.admin.deleteTopics({ topics: [rawNone] }).catch(() => undefined);
 
   const variants: Variant[] = [...runs].map(([name, list]) => {
     const pass = processorPasses.find((p) => p.name === name);
     const cpu = list.filter((x) => x.cpuMs !== undefined).map((x) => ((x.cpuMs as number) * 1000) / events);
+    const perCommit = list.filter((x) => x.commits).map((x) => events / (x.commits as number));
     return {
       name,
       kind: pass ? pass.kind : 'kafka-tool',
@@ -174,12 +226,15 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
       medianMbPerSec: round(median(list.map((x) => x.mbPerSec)), 2),
       cpuUsPerRecord: cpu.length ? round(median(cpu)) : undefined,
       recordsOut: list[0]?.recordsOut,
+      recordsPerCommit: perCommit.length ? round(median(perCommit)) : undefined,
+      topic: pass?.topic ?? 'gzip',
     };
   });
   const rate = (name: string) => variants.find((v) => v.name === name)?.medianRecordsPerSec ?? NaN;
-  const read = rate('bare kafkajs consume only');
+  const read = rate(consumeOnlyName);
+  // Ratios against the references over the gzip topic (the uncompressed passes have their own, in targets).
   const ratios = variants
-    .filter((v) => v.kind !== 'kafka-tool')
+    .filter((v) => v.kind !== 'kafka-tool' && v.topic === 'gzip')
     .map((v) => ({
       variant: v.name,
       vsBare: v.mode === 'consume-only' ? NaN : round(v.medianRecordsPerSec / rate(`bare kafkajs pipe (${v.mode})`), 2),
@@ -187,6 +242,15 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
       vsKafkaConsumer: round(v.medianRecordsPerSec / rate(consumerName), 3),
       vsKafkaProducer: round(v.medianRecordsPerSec / rate(producerName), 3),
     }));
+  const target = (what: string, measured: string, reference: string, goal: number): Target => {
+    const ratio = rate(measured) / rate(reference);
+    return { what, measured, reference, measuredRecordsPerSec: rate(measured), referenceRecordsPerSec: rate(reference), ratio: round(ratio, 2), target: goal, met: ratio >= goal };
+  };
+  const targets = [
+    target('workflow-summary exactly-once against kafkajs reading the same (gzip) topic', summaryEosName, consumeOnlyName, 0.45),
+    target('uncompressed raw topic: the runner (fetch 8 MiB/partition) against the same processor with 1 MiB', noneDefaultName, none1MiBName, 1.4),
+  ];
+  for (const t of targets) ctx.log(`throughput target: ${t.what}: ${t.measuredRecordsPerSec} / ${t.referenceRecordsPerSec} records/s = ${t.ratio}× (target ≥ ${t.target}×: ${t.met ? 'met' : 'MISSED'})`);
   return {
     events,
     valueBytes: fill.valueBytes,
@@ -197,5 +261,6 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
     fill: { ...fill, recordsPerSec: round(fill.records / fill.seconds), mbPerSec: round(fill.valueBytes / 1e6 / fill.seconds, 2) },
     variants,
     ratios,
+    targets,
   };
 }

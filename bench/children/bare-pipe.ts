@@ -8,7 +8,9 @@
 // output: the summary writes ~1 small record per input, the filter far fewer), uncompressed as
 // the runner writes, in sends of at most ~900 kB (the broker takes batches up to 1 MB), as the
 // producer chunks them (producer/publisher.ts chunkRecords).
-// BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?}; JSON lines as processor.ts.
+// The consumer's fetch size per partition is the spec's maxBytesPerPartition (the bench passes
+// the runner's, DEFAULT_MAX_BYTES_PER_PARTITION = 8 MiB), kafkajs' 1 MiB when not given.
+// BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?, maxBytesPerPartition?}; JSON lines as processor.ts.
 import { Kafka, logLevel, Partitioners, type Producer, type Message } from 'kafkajs';
 import { chunkRecords } from '../../producer/publisher.js';
 
@@ -21,6 +23,7 @@ interface Spec {
   expect: number;
   maxBatchRecords?: number;
   timeoutMs?: number;
+  maxBytesPerPartition?: number;
 }
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
@@ -39,7 +42,7 @@ if (spec.mode === 'at-least-once') {
   shared = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await shared.connect();
 }
-const consumer = kafka.consumer({ groupId: spec.groupId, readUncommitted: false, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
+const consumer = kafka.consumer({ groupId: spec.groupId, readUncommitted: false, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500, ...(spec.maxBytesPerPartition ? { maxBytesPerPartition: spec.maxBytesPerPartition } : {}) });
 let readyAt: number | undefined;
 let recordsIn = 0;
 let bytesIn = 0;

@@ -41,7 +41,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
       );
       out.push(
         table(
-          ['pass', 'records/s (median)', 'best', 'MB/s', 'CPU µs/record', 'records out', 'vs bare pipe (same mode)', 'vs kafkajs read', 'vs Kafka consumer', 'vs Kafka producer'],
+          ['pass', 'records/s (median)', 'best', 'MB/s', 'CPU µs/record', 'records out', 'records per commit', 'vs bare pipe (same mode)', 'vs kafkajs read', 'vs Kafka consumer', 'vs Kafka producer'],
           tp.variants.map((v: Any) => {
             const ratio = tp.ratios.find((x: Any) => x.variant === v.name);
             return [
@@ -51,12 +51,26 @@ export function renderMarkdown(results: Record<string, unknown>): string {
               fmt(v.medianMbPerSec, 1),
               fmt(v.cpuUsPerRecord),
               fmt(v.recordsOut),
+              fmt(v.recordsPerCommit),
               ratio ? fmt(ratio.vsBare, 2) : '',
               ratio ? fmt(ratio.vsKafkajsRead, 2) : '',
               ratio ? fmt(ratio.vsKafkaConsumer, 2) : '',
               ratio ? fmt(ratio.vsKafkaProducer, 2) : '',
             ];
           }),
+        ),
+      );
+      out.push(
+        '\nBare passes and processors fetch 8 MiB per partition (the runner\'s DEFAULT_MAX_BYTES_PER_PARTITION) unless the name says 1 MiB; "uncompressed topic": the same events in a raw topic written without compression. ' +
+          '"records per commit": input records per transaction (exactly-once) or per offset commit.',
+      );
+    }
+    if (tp.targets) {
+      out.push('\nTargets (ratios of medians, same run):\n');
+      out.push(
+        table(
+          ['target', 'measured records/s', 'reference records/s', 'ratio', 'goal', 'met'],
+          tp.targets.map((t: Any) => [`${t.what} (${t.measured} / ${t.reference})`, fmt(t.measuredRecordsPerSec), fmt(t.referenceRecordsPerSec), `${fmt(t.ratio, 2)}×`, `≥ ${fmt(t.target, 2)}×`, t.met ? 'yes' : '**no**']),
         ),
       );
     }
