@@ -32,11 +32,19 @@ export class MemoryRegistry implements SchemaSource {
     const text = JSON.stringify(schema);
     let id = this.ids.get(text);
     if (id === undefined) {
-      id = this.ids.size + 1;
+      id = Math.max(0, ...this.types.keys()) + 1;
       this.ids.set(text, id);
       this.types.set(id, avro.Type.forSchema(schema as avro.Schema));
     }
     return id;
+  }
+
+  /** Takes a schema under a given id: to mirror a real registry's ids (records read from Kafka). */
+  add(id: number, schema: AvroSchema): void {
+    const known = this.types.get(id);
+    if (known && JSON.stringify(known.schema()) !== JSON.stringify(avro.Type.forSchema(schema as avro.Schema).schema())) throw new Error(`schema id ${id} is taken by another schema`);
+    this.ids.set(JSON.stringify(schema), id);
+    this.types.set(id, avro.Type.forSchema(schema as avro.Schema));
   }
 
   /** The writer schema of an id, or undefined when the registry has none. */
@@ -54,6 +62,10 @@ export class MemoryRegistry implements SchemaSource {
 export interface DriverOptions {
   /** Definition bugs throw instead of becoming dead letters (for processor authors' tests). */
   strict?: boolean;
+  /** The input topic's name, as the runner's topic override gives it (default: the declared one). */
+  inputTopic?: string;
+  /** The stand-in registry, e.g. one given the ids of a real registry with add(). */
+  registry?: MemoryRegistry;
   /** max.message.bytes of the output and changelog topics (default: the broker's default). */
   maxMessageBytes?: number;
 }
@@ -62,6 +74,8 @@ export interface PipeOptions {
   key?: string | null;
   headers?: Record<string, string>;
   partition?: number;
+  /** Input offset (default: the partition's next); records read back from Kafka keep theirs. */
+  offset?: string;
   /** Broker timestamp; defaults to a clock that starts at 2024-01-01T00:00:00Z and advances 1 ms per record. */
   timestamp?: number;
 }
@@ -113,7 +127,7 @@ function plain<T>(value: T): T {
 }
 
 export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S = never> {
-  readonly registry = new MemoryRegistry();
+  readonly registry: MemoryRegistry;
   private definition: ProcessorDefinition<In, Outputs, S>;
   private task!: ProcessorTask<In, Outputs, S>;
   private inputType!: avro.Type;
@@ -132,6 +146,7 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
     definition: ProcessorDefinition<In, Outputs, S>,
     private readonly options: DriverOptions = {},
   ) {
+    this.registry = options.registry ?? new MemoryRegistry();
     this.definition = definition;
     this.compile();
   }
@@ -163,7 +178,7 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
     }
     this.task = new ProcessorTask<In, Outputs, S>({
       definition: d,
-      inputTopic: d.input.topic,
+      inputTopic: this.options.inputTopic ?? d.input.topic,
       inputDecoder: new WireDecoder<In>(this.registry, this.inputType, inputId),
       outputs,
       deadLetterTopic: ProcessorTestDriver.deadLetterTopic,
@@ -209,7 +224,7 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
   /** Feeds one record as bytes, whatever they hold (a bad record, another schema id registered with `registry`). */
   pipeBytes(value: Buffer | null, options: PipeOptions = {}): EmittedRecord<unknown>[] {
     const partition = options.partition ?? 0;
-    const offset = this.offsets.get(partition) ?? 0;
+    const offset = options.offset === undefined ? (this.offsets.get(partition) ?? 0) : Number(options.offset);
     this.offsets.set(partition, offset + 1);
     const timestamp = options.timestamp ?? this.clock;
     this.clock = Math.max(this.clock, timestamp) + 1;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Partitioners } from 'kafkajs';
 import { testConnection, uniqueName } from '../support/services.js';
 import { runCli } from '../support/cli.js';
-import { RawWriter, createTopic, readTopic, kafkaTestbed, type ReadRecord } from '../support/kit-helpers.js';
+import { RawWriter, createTopic, readTopicToEnd, kafkaTestbed, type ReadRecord } from '../support/kit-helpers.js';
 import { loadAllWorkflows, rawEventFor, type WorkflowObject } from '../fixtures/workflows.js';
 import { runProcessor } from '../../lib/kit/runner.js';
 import { createLogger } from '../../lib/log.js';
@@ -71,7 +71,7 @@ describe('kubetrail replay', () => {
     }
     const written = handle.stats().recordsOut.summaries ?? 0;
     await handle.stop();
-    original = await readTopic(kafka, registry, summaries, { expected: written, settleMs: 300 });
+    original = await readTopicToEnd(kafka, registry, summaries);
     assert.equal(original.length, written);
     assert.ok(written > 100, `the original run wrote summaries (${written})`);
   });
@@ -89,7 +89,7 @@ describe('kubetrail replay', () => {
     assert.equal(report.deadLetters.count, 1, 'the ConfigMap is dead-lettered again');
     assert.match(stderr, /records/, 'progress on stderr');
 
-    const replayed = await readTopic(kafka, registry, target, { expected: original.length, settleMs: 300 });
+    const replayed = await readTopicToEnd(kafka, registry, target);
     assert.equal(replayed.length, original.length);
     assert.deepEqual(latestPerKey(replayed), latestPerKey(original));
 
@@ -101,7 +101,7 @@ describe('kubetrail replay', () => {
   });
 
   it('into its own topic writes nothing that is already there', async () => {
-    const before = await readTopic(kafka, undefined, summaries, { expected: original.length, settleMs: 300 });
+    const before = await readTopicToEnd(kafka, undefined, summaries);
     const { code, stdout, stderr } = await runCli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--json']);
     assert.equal(code, 0, stderr);
     const report = parseReport(stdout);
@@ -109,7 +109,7 @@ describe('kubetrail replay', () => {
     assert.equal(report.recordsRead, events.length);
     assert.equal(report.dedupe.indexedRecords, original.length);
     assert.deepEqual(report.outputs.map((o) => [o.topic, o.written, o.duplicates]), [[summaries, 0, original.length]]);
-    const afterwards = await readTopic(kafka, undefined, summaries, { expected: before.length + 1, timeoutMs: 2_000, settleMs: 0 });
+    const afterwards = await readTopicToEnd(kafka, undefined, summaries);
     assert.equal(afterwards.length, before.length, 'no record added');
   });
 
@@ -134,7 +134,7 @@ describe('kubetrail replay', () => {
     assert.deepEqual([output?.written, output?.finalWrites], [0, 0]);
     assert.ok((output?.duplicates ?? 0) >= latest.size, 'the latest summary of every key is already there');
     assert.equal((output?.duplicates ?? 0) + (output?.superseded ?? 0), original.length, 'every older summary held back');
-    const afterwards = await readTopic(kafka, undefined, compacted, { expected: latest.size + 1, timeoutMs: 2_000, settleMs: 0 });
+    const afterwards = await readTopicToEnd(kafka, undefined, compacted);
     assert.equal(afterwards.length, latest.size, 'no record added');
   });
 

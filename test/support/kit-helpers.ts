@@ -3,10 +3,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Partitioners, logLevel, type Kafka, type Admin, type IHeaders, type Producer } from 'kafkajs';
+import { Partitioners, logLevel, type Kafka, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { ConnectionConfig } from '../../lib/config.js';
 import { kafkaClient } from '../../lib/kafka/client.js';
+import { PartitionReader } from '../../lib/kafka/topic-reader.js';
+import { sleep } from '../../lib/async.js';
 import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js';
 import type { RunProcessorOptions } from '../../lib/kit/runner.js';
 import { createLogger, type Logger } from '../../lib/log.js';
@@ -104,43 +106,60 @@ export interface ReadRecord<V = unknown> {
   value: V | null;
   raw: Buffer | null;
   headers: Record<string, string>;
+  /** The record's timestamp, ms since the epoch. */
+  timestamp: number;
 }
 
 /**
- * Reads a topic from the beginning with read_committed until `expected` records arrived (then
- * `settleMs` more, to see anything that should not be there) or `timeoutMs` passed.
+ * Every committed record of a topic (read_committed), each partition read to the end it had when
+ * its read began: without a consumer group, so nothing waits for a join or a timeout. Once every
+ * writer of the topic has stopped, this is exactly what the topic holds.
+ */
+export async function readTopicToEnd<V = unknown>(kafka: Kafka, registry: SchemaRegistry | undefined, topic: string): Promise<ReadRecord<V>[]> {
+  const admin = kafka.admin();
+  const reader = new PartitionReader(kafka);
+  const raw: Array<{ partition: number; message: KafkaMessage }> = [];
+  try {
+    await admin.connect();
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    for (const { partitionId } of [...(topics[0]?.partitions ?? [])].sort((a, b) => a.partitionId - b.partitionId)) {
+      await reader.readToEnd(topic, partitionId, (message) => raw.push({ partition: partitionId, message }));
+    }
+  } finally {
+    await reader.close();
+    await admin.disconnect();
+  }
+  const records: ReadRecord<V>[] = [];
+  for (const { partition, message } of raw) {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(message.headers ?? {})) {
+      const last = Array.isArray(value) ? value[value.length - 1] : value;
+      if (last !== undefined) headers[name] = last.toString();
+    }
+    const value = message.value === null ? null : registry ? ((await registry.decode(message.value)) as V) : null;
+    records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value, raw: message.value, headers, timestamp: Number(message.timestamp) });
+  }
+  return records;
+}
+
+/**
+ * Reads a topic to its end again and again until it holds at least `expected` records, or
+ * `timeoutMs` passed; returns the last read. It proves that records arrived, not that no more
+ * will: for that, stop every writer first and assert on readTopicToEnd().
  */
 export async function readTopic<V = unknown>(
   kafka: Kafka,
   registry: SchemaRegistry | undefined,
   topic: string,
-  { expected, timeoutMs = 30_000, settleMs = 1_000 }: { expected: number; timeoutMs?: number; settleMs?: number },
+  { expected, timeoutMs = 30_000 }: { expected: number; timeoutMs?: number },
 ): Promise<ReadRecord<V>[]> {
-  const consumer = kafka.consumer({ groupId: `kit-reader-${topic}-${Math.random().toString(36).slice(2, 8)}`, readUncommitted: false, maxWaitTimeInMs: 200 });
-  const records: ReadRecord<V>[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let reached: number | undefined;
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(message.headers ?? {})) {
-        const last = Array.isArray(value) ? value[value.length - 1] : value;
-        if (last !== undefined) headers[name] = last.toString();
-      }
-      const value = message.value === null ? null : registry ? ((await registry.decode(message.value)) as V) : null;
-      records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value, raw: message.value, headers });
-    },
-  });
   const began = Date.now();
   for (;;) {
-    if (records.length >= expected) reached ??= Date.now();
-    if (reached !== undefined && Date.now() - reached >= settleMs) break;
-    if (Date.now() - began > timeoutMs) break;
-    await new Promise((r) => setTimeout(r, 50));
+    const records = await readTopicToEnd<V>(kafka, registry, topic);
+    if (records.length >= expected || Date.now() - began > timeoutMs) return records;
+    await sleep(100);
   }
-  await consumer.disconnect();
-  return records;
 }
 
 const runProcessorScript = fileURLToPath(new URL('./run-processor.ts', import.meta.url));
