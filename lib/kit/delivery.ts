@@ -19,6 +19,8 @@ export type DeliveryMode = 'exactly-once' | 'at-least-once';
 
 export interface Delivery {
   readonly mode: DeliveryMode;
+  /** Connects what every partition shares (before the first partition opens). */
+  start(): Promise<void>;
   /** Takes a partition; returns the committed offset to resume from (-1: let the consumer decide). */
   open(partition: number): Promise<number>;
   /** Sends a batch's messages with the input offset after it. Throws when nothing of it may count. */
@@ -50,6 +52,8 @@ export class ExactlyOnceDelivery implements Delivery {
   private readonly producers = new Map<number, Producer>();
 
   constructor(private readonly context: DeliveryContext) {}
+
+  async start(): Promise<void> {}
 
   async open(partition: number): Promise<number> {
     const { kafka, admin, groupId, inputTopic } = this.context;
@@ -116,9 +120,13 @@ export class AtLeastOnceDelivery implements Delivery {
     });
   }
 
-  async open(): Promise<number> {
+  async start(): Promise<void> {
     this.connected ??= this.producer.connect();
     await this.connected;
+  }
+
+  async open(): Promise<number> {
+    await this.start();
     return -1;
   }
 

@@ -11,9 +11,11 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { Admin, Kafka } from 'kafkajs';
 import type { ConnectionConfig } from '../config.js';
 import { createKafka, createRegistry } from '../kafka/client.js';
 import { PartitionReader } from '../kafka/topic-reader.js';
+import type { WireDecoder } from '../kafka/codec.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetricsRegistry, startServiceHttp } from '../http.js';
 import { resolveTopics, type ResolvedTopics, type TopicOverrides } from '../topics.js';
@@ -23,7 +25,7 @@ import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery, type DeliveryC
 import { PartitionUnit } from './partition.js';
 import { ChangelogRestorer } from './restore.js';
 import { ConsumerLoop } from './consumer-loop.js';
-import { compileSchemas, prepareProcessor, type Prepared } from './start-up.js';
+import { compileSchemas, prepareProcessor } from './start-up.js';
 import { RunnerMetrics, type RunnerStats } from './metrics.js';
 
 export type { DeliveryMode, ResolvedTopics, TopicOverrides };
@@ -100,6 +102,71 @@ function settleable(): { promise: Promise<void>; resolve: () => void; reject: (e
   return { promise, resolve, reject };
 }
 
+interface Workers {
+  delivery: Delivery;
+  loop: ConsumerLoop;
+}
+
+/** The delivery strategy of the mode and the consumer loop that feeds partition units. */
+function createWorkers(
+  context: { kafka: Kafka; admin: Admin; groupId: string; topics: ResolvedTopics; mode: DeliveryMode; task: ProcessorTask<any, any, any>; restorer: ChangelogRestorer | undefined },
+  metrics: RunnerMetrics,
+  logger: Logger,
+  options: RunProcessorOptions,
+  onFatal: (error: Error) => void,
+): Workers {
+  const { kafka, admin, groupId, topics, mode, task, restorer } = context;
+  const deliveryContext: DeliveryContext = {
+    kafka,
+    admin,
+    groupId,
+    inputTopic: topics.input,
+    maxBatchBytes: Math.max(1024, options.maxBatchBytes ?? 900_000),
+    transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
+  };
+  const maxBatchRecords = Math.max(1, options.maxBatchRecords ?? 500);
+  let delivery: Delivery | undefined;
+  const loop = new ConsumerLoop({
+    kafka,
+    groupId,
+    inputTopic: topics.input,
+    fromBeginning: options.fromBeginning ?? true,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+    concurrency: options.concurrency ?? 4,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
+    metrics,
+    logger,
+    onEmptyBatch: options.onEmptyBatch,
+    newUnit: (partition) => new PartitionUnit(partition, { task, delivery: delivery!, restorer, metrics, logger, maxBatchRecords, onCommit: options.onCommit }),
+    onFatal,
+  });
+  delivery =
+    mode === 'exactly-once'
+      ? new ExactlyOnceDelivery(deliveryContext)
+      : new AtLeastOnceDelivery(deliveryContext, (partition, offset) => loop.consumer.commitOffsets([{ topic: topics.input, partition, offset: String(offset) }]));
+  return { delivery, loop };
+}
+
+/** Stops gracefully on SIGTERM and SIGINT; returns the function that removes the handlers. */
+function handleSignals(logger: Logger, shutdown: () => Promise<void>, done: () => void): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'signal received');
+    void shutdown().then(done);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
+
+/** Runs once, however often it is called. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}
+
 export async function runProcessor<In, Outputs extends Record<string, unknown>, S>(
   definition: ProcessorDefinition<In, Outputs, S>,
   options: RunProcessorOptions,
@@ -116,119 +183,63 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
   let failed: Error | undefined;
 
   const kafka = createKafka(options.connection, logger, `${options.connection.kafkaClientId}-${groupId}`);
-  const registry = createRegistry(options.connection);
   const admin = kafka.admin();
   const reader = topics.changelog ? new PartitionReader(kafka) : undefined;
-  let delivery: Delivery | undefined;
-  let loop: ConsumerLoop | undefined;
+  let workers: Workers | undefined;
   let server: Server | undefined;
   const closeResources = async () => {
-    await loop?.stop();
-    await delivery?.shutdown();
+    await workers?.loop.stop();
+    await workers?.delivery.shutdown();
     await reader?.close();
     await admin.disconnect().catch(() => undefined);
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
   };
-
-  let prepared: Prepared;
-  try {
-    prepared = await prepareProcessor({ definition, schemas, topics, admin, registry, logger, timeoutMs: options.startupTimeoutMs ?? 60_000, stopping: () => stopping });
-  } catch (error) {
+  const shutdown = once(async () => {
+    stopping = true;
+    logger.info('stopping');
     await closeResources();
-    throw error;
-  }
-
-  const task = new ProcessorTask({
-    definition,
-    inputTopic: topics.input,
-    inputDecoder: prepared.inputDecoder,
-    outputs: prepared.outputs,
-    deadLetterTopic: topics.deadLetter,
-    changelogTopic: topics.changelog,
-    hooks: options.hooks,
-  } as ConstructorParameters<typeof ProcessorTask<In, Outputs, S>>[0]);
-  const restorer = reader && prepared.state && topics.changelog ? new ChangelogRestorer(reader, topics.changelog, prepared.state, logger) : undefined;
-
-  const shutdown = (() => {
-    let stopped: Promise<void> | undefined;
-    return () => {
-      stopped ??= (async () => {
-        stopping = true;
-        logger.info('stopping');
-        await closeResources();
-        logger.info({ stats: metrics.stats }, 'stopped');
-      })();
-      return stopped;
-    };
-  })();
+    logger.info({ stats: metrics.stats }, 'stopped');
+  });
 
   try {
-    const deliveryContext: DeliveryContext = {
-      kafka,
-      admin,
-      groupId,
+    const registry = createRegistry(options.connection);
+    const prepared = await prepareProcessor({ definition, schemas, topics, admin, registry, logger, timeoutMs: options.startupTimeoutMs ?? 60_000, stopping: () => stopping });
+    const { inputDecoder, outputs, state } = prepared;
+    const task = new ProcessorTask<In, Outputs, S>({
+      definition,
       inputTopic: topics.input,
-      maxBatchBytes: Math.max(1024, options.maxBatchBytes ?? 900_000),
-      transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
-    };
-    const consumerLoop = new ConsumerLoop({
-      kafka,
-      groupId,
-      inputTopic: topics.input,
-      fromBeginning: options.fromBeginning ?? true,
-      sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
-      concurrency: options.concurrency ?? 4,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
-      metrics,
-      logger,
-      onEmptyBatch: options.onEmptyBatch,
-      newUnit: (partition) =>
-        new PartitionUnit(partition, { task, delivery: delivery!, restorer, metrics, logger, maxBatchRecords: Math.max(1, options.maxBatchRecords ?? 500), onCommit: options.onCommit }),
-      onFatal: (error) => {
-        failed = error;
-        void shutdown().finally(() => done.reject(error));
-      },
+      inputDecoder: inputDecoder as WireDecoder<In>,
+      outputs,
+      deadLetterTopic: topics.deadLetter,
+      changelogTopic: topics.changelog,
+      hooks: options.hooks,
     });
-    loop = consumerLoop;
-    delivery =
-      mode === 'exactly-once'
-        ? new ExactlyOnceDelivery(deliveryContext)
-        : new AtLeastOnceDelivery(deliveryContext, (partition, offset) => consumerLoop.consumer.commitOffsets([{ topic: topics.input, partition, offset: String(offset) }]));
-    if (mode === 'at-least-once') await delivery.open(-1);
-    await consumerLoop.start();
+    const restorer = reader && state && topics.changelog ? new ChangelogRestorer(reader, topics.changelog, state, logger) : undefined;
+    const onFatal = (error: Error) => {
+      failed = error;
+      void shutdown().finally(() => done.reject(error));
+    };
+    workers = createWorkers({ kafka, admin, groupId, topics, mode, task, restorer }, metrics, logger, options, onFatal);
+    await workers.delivery.start();
+    await workers.loop.start();
+    const loop = workers.loop;
     if (options.httpPort !== undefined) {
-      const readiness = () => {
+      const ready = () => {
         if (failed) return { ready: false, reason: `failed: ${failed.message}` };
         if (stopping) return { ready: false, reason: 'stopping' };
-        if (!consumerLoop.joined) return { ready: false, reason: 'joining the consumer group' };
+        if (!loop.joined) return { ready: false, reason: 'joining the consumer group' };
         return { ready: true, reason: `processing ${topics.input} (${mode})` };
       };
-      server = await startServiceHttp(options.httpPort, { live: () => failed === undefined, ready: readiness }, metricsRegistry, options.httpHost);
+      server = await startServiceHttp(options.httpPort, { live: () => failed === undefined, ready }, metricsRegistry, options.httpHost);
     }
+    logger.info({ mode, input: topics.input, inputPartitions: prepared.inputPartitions, outputs: topics.outputs, changelog: topics.changelog, deadLetter: topics.deadLetter, host: hostname() }, 'processor started');
   } catch (error) {
     await closeResources();
     throw error;
   }
 
-  logger.info(
-    { mode, input: topics.input, inputPartitions: prepared.inputPartitions, outputs: topics.outputs, changelog: topics.changelog, deadLetter: topics.deadLetter, host: hostname() },
-    'processor started',
-  );
-
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'signal received');
-    void shutdown().then(() => done.resolve());
-  };
-  if (options.handleSignals ?? true) {
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
-  const removeSignals = () => {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-  };
+  const removeSignals = options.handleSignals ?? true ? handleSignals(logger, shutdown, () => done.resolve()) : () => undefined;
   done.promise.then(removeSignals, removeSignals);
-
   const address = server?.address();
   return {
     name: definition.name,
@@ -236,7 +247,7 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
     mode,
     topics,
     httpPort: address && typeof address === 'object' ? (address as AddressInfo).port : undefined,
-    ready: () => (loop?.joined ?? false) && !stopping && failed === undefined,
+    ready: () => (workers?.loop.joined ?? false) && !stopping && failed === undefined,
     metrics: metricsRegistry,
     stats: () => metrics.snapshot(),
     stop: async () => {
