@@ -18,7 +18,7 @@ const failed = () => loadWorkflow('exit-handlers-n7s4n-f47e234887'); // argo/exi
 
 describe('completed-filter', () => {
   test('a Succeeded workflow passes once, however often Argo updates it after', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const wf = succeeded();
     driver.pipe(rawEventFor(version(wf, 'Running', '10'), 'ADDED'));
     driver.pipe(rawEventFor(version(wf, 'Running', '11'), 'MODIFIED'));
@@ -37,7 +37,7 @@ describe('completed-filter', () => {
   });
 
   test('Running, Pending, unknown and misspelt phases emit nothing', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const wf = succeeded();
     for (const [phase, rv] of [['Pending', '1'], ['Running', '2'], ['Runningg', '3'], ['', '4'], ['Finished', '5']] as const) {
       driver.pipe(rawEventFor(version(wf, phase, rv), 'MODIFIED'));
@@ -48,7 +48,7 @@ describe('completed-filter', () => {
   });
 
   test('Failed passes once; Error after Failed is a new final state', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const wf = failed();
     driver.pipe(rawEventFor(version(wf, 'Failed', '1'), 'MODIFIED'));
     driver.pipe(rawEventFor(version(wf, 'Failed', '2'), 'MODIFIED'));
@@ -63,7 +63,7 @@ describe('completed-filter', () => {
   });
 
   test('failedOnly passes Failed and Error, drops Succeeded without remembering it', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter({ failedOnly: true }));
+    const driver = new ProcessorTestDriver(createCompletedFilter({ failedOnly: true }), { strict: true });
     driver.pipe(rawEventFor(succeeded(), 'MODIFIED'));
     driver.pipe(rawEventFor(failed(), 'MODIFIED'));
     driver.pipe(rawEventFor(failed(), 'MODIFIED', { resourceVersion: '99' }));
@@ -79,7 +79,7 @@ describe('completed-filter', () => {
   });
 
   test('after a restart (state restored), a repeat or a replay still does not pass', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const done = rawEventFor(succeeded(), 'MODIFIED');
     driver.pipe(done);
     assert.equal(driver.readAll('completed').length, 1);
@@ -90,7 +90,7 @@ describe('completed-filter', () => {
   });
 
   test('READ of an already-emitted final state does not pass; READ of a new one does', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     driver.pipe(rawEventFor(succeeded(), 'MODIFIED'));
     driver.readAll('completed');
     driver.pipe(rawEventFor(succeeded(), 'READ'));
@@ -100,7 +100,7 @@ describe('completed-filter', () => {
   });
 
   test('DELETED emits nothing and clears the state; a re-created workflow (new uid) passes', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const done = rawEventFor(succeeded(), 'MODIFIED');
     driver.pipe(done);
     driver.pipe(rawEventFor(succeeded(), 'DELETED', { resourceVersion: '1000' }));
@@ -111,7 +111,7 @@ describe('completed-filter', () => {
   });
 
   test('a workflow retried (back to Running, same uid) passes its next final state, even the same one', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const wf = failed();
     driver.pipe(rawEventFor(version(wf, 'Failed', '1'), 'MODIFIED'));
     driver.pipe(rawEventFor(version(wf, 'Running', '2', { 'workflows.argoproj.io/completed': 'true' }), 'MODIFIED'));
@@ -120,7 +120,7 @@ describe('completed-filter', () => {
   });
 
   test('status.phase wins over labels: completed label on Running does not pass, Failed with a Succeeded label passes as Failed', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     driver.pipe(rawEventFor(loadWorkflow('wf-retry-stopped-pn6mm-709b2524e6'), 'MODIFIED')); // Running, completed=true
     driver.pipe(rawEventFor(loadWorkflow('retry-backoff-s69z6-ba48ce68a8'), 'MODIFIED')); // Running, labels say Failed
     assert.deepEqual(driver.readAll('completed'), []);
@@ -131,7 +131,7 @@ describe('completed-filter', () => {
   });
 
   test('on all fixtures: exactly those whose status.phase is final pass', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const expected: string[] = [];
     for (const { name, object } of loadAllWorkflows()) {
       // Fixtures share names (hello-world-nrgbf x3): a uid per file keeps them apart.
@@ -144,7 +144,7 @@ describe('completed-filter', () => {
   });
 
   test('an object that is not a workflow goes to the dead letters, and processing goes on', () => {
-    const driver = new ProcessorTestDriver(createCompletedFilter());
+    const driver = new ProcessorTestDriver(createCompletedFilter(), { strict: true });
     const pod = rawEventFor({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', uid: 'pod-uid' } }, 'DELETED');
     driver.pipe(pod);
     driver.pipe({ ...rawEventFor(succeeded(), 'MODIFIED'), object: 'not json' });

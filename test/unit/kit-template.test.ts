@@ -28,7 +28,7 @@ function event(operation: ResourceEvent['operation'], name: string, kind = 'Work
 
 describe('template processor', () => {
   it('counts changes per object, keeps them across a restart, and deletes on DELETED', () => {
-    const driver = new ProcessorTestDriver(createTemplate());
+    const driver = new ProcessorTestDriver(createTemplate(), { strict: true });
     const key = 'workflows.argoproj.io/argo/a';
     driver.pipe(event('ADDED', 'a'), { key });
     driver.pipe(event('MODIFIED', 'a', 'Workflow', 1_700_000_000_500), { key });
@@ -45,7 +45,7 @@ describe('template processor', () => {
   });
 
   it('counts only the configured kinds', () => {
-    const driver = new ProcessorTestDriver(createTemplate({ kinds: ['Pod'] }));
+    const driver = new ProcessorTestDriver(createTemplate({ kinds: ['Pod'] }), { strict: true });
     driver.pipe(event('ADDED', 'a'), { key: 'a' });
     driver.pipe(event('ADDED', 'p', 'Pod'), { key: 'p' });
     assert.deepEqual(driver.readAll('changes').map((r) => r.key), ['p']);

@@ -11,7 +11,7 @@ const ms = (iso: string) => Date.parse(iso);
 
 /** Pipes one event through a fresh driver and returns the one summary it emitted. */
 function summaryOf(object: WorkflowObject, operation: 'ADDED' | 'MODIFIED' | 'DELETED' | 'READ' = 'MODIFIED'): WorkflowSummary {
-  const driver = new ProcessorTestDriver(createWorkflowSummary());
+  const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
   driver.pipe(rawEventFor(object, operation));
   assert.deepEqual(driver.deadLetters(), []);
   const out = driver.readAll('summaries');
@@ -29,7 +29,7 @@ describe('workflow-summary on all fixtures', () => {
 
   for (const { name, object } of fixtures) {
     test(name, () => {
-      const driver = new ProcessorTestDriver(createWorkflowSummary());
+      const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
       const event = rawEventFor(object, 'ADDED');
       driver.pipe(event, { key: event.uid });
       assert.deepEqual(driver.deadLetters(), []);
@@ -175,7 +175,7 @@ describe('workflow-summary on representative fixtures', () => {
   test('workflow template and creator from labels; labels option selects keys', () => {
     const object = loadWorkflow('steps-4k5vn-63f8e96bb4');
     object.metadata!.labels = { 'workflows.argoproj.io/workflow-template': 'nightly', 'workflows.argoproj.io/creator': 'alice', team: 'data', app: 'etl' };
-    const driver = new ProcessorTestDriver(createWorkflowSummary({ labels: ['team', 'absent'] }));
+    const driver = new ProcessorTestDriver(createWorkflowSummary({ labels: ['team', 'absent'] }), { strict: true });
     driver.pipe(rawEventFor(object, 'ADDED'));
     const s = driver.read('summaries')!.value!;
     assert.equal(s.workflowTemplate, 'nightly');
@@ -197,7 +197,7 @@ describe('workflow-summary on representative fixtures', () => {
   test('status trimmed away: the phase label stands in, trimmed paths are reported', () => {
     const object = loadWorkflow('dag-diamond-82q7s-1e994e4481');
     delete object.status;
-    const driver = new ProcessorTestDriver(createWorkflowSummary());
+    const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
     driver.pipe(rawEventFor(object, 'MODIFIED', { trimmed: ['status'] }));
     const s = driver.read('summaries')!.value!;
     assert.equal(s.phase, 'Succeeded');
@@ -208,7 +208,7 @@ describe('workflow-summary on representative fixtures', () => {
 
 describe('workflow-summary emission', () => {
   test('emits on meaningful changes only, keyed namespace/name', () => {
-    const driver = new ProcessorTestDriver(createWorkflowSummary());
+    const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
     const object = loadWorkflow('dag-diamond-82q7s-1e994e4481');
     object.status!.phase = 'Running';
     object.status!.progress = '1/4';
@@ -237,7 +237,7 @@ describe('workflow-summary emission', () => {
   });
 
   test('the sequence before the restart: ADDED, progress, Succeeded', () => {
-    const driver = new ProcessorTestDriver(createWorkflowSummary());
+    const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
     const object = loadWorkflow('dag-diamond-82q7s-1e994e4481');
     const phases: Array<[string, string]> = [];
     for (const [phase, progress, rv] of [
@@ -261,7 +261,7 @@ describe('workflow-summary emission', () => {
   });
 
   test('a new failed step emits; a workflow re-created under the same name emits', () => {
-    const driver = new ProcessorTestDriver(createWorkflowSummary());
+    const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
     const object = loadWorkflow('retry-script-9z9pv-bbab95fc67');
     const nodes = object.status!.nodes as Record<string, Record<string, unknown>>;
     const second = nodes['retry-script-9z9pv-2327053777']!;
@@ -281,7 +281,7 @@ describe('workflow-summary emission', () => {
   });
 
   test('an object that is not a workflow is dead-lettered with a clear error', () => {
-    const driver = new ProcessorTestDriver(createWorkflowSummary());
+    const driver = new ProcessorTestDriver(createWorkflowSummary(), { strict: true });
     driver.pipe(rawEventFor({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' } }, 'ADDED'));
     driver.pipe(rawEventFor({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow' }, 'ADDED'));
     driver.pipe({ ...rawEventFor(loadWorkflow('steps-4k5vn-63f8e96bb4'), 'ADDED'), object: '[1,2]' });
