@@ -63,6 +63,24 @@ export function renderChart(results: Record<string, unknown>): string {
     const p = panel('End-to-end latency, API server write → summary readable (ms)', bars, y, width, labelWidth);
     panels.push(p.svg);
     y += p.height + 10;
+    // The pipeline's own part, with the same rates on kafkajs' stock CONCURRENT_TRANSACTIONS retry.
+    const runs = [...lat.steps.flatMap((s: Any) => [s, ...(lat.references ?? []).filter((x: Any) => x.targetPerSec === s.targetPerSec)]), lat.steady];
+    const pipe: Bar[] = [];
+    for (const run of runs) {
+      if (!run.pipelineMs) continue;
+      const who = run.retry === 'kafkajs-stock' ? 'kafkajs stock retry' : run === lat.steady ? 'steady' : 'kubetrail';
+      for (const [name, color] of [
+        ['p50', colors.p50],
+        ['p99', colors.p99],
+      ] as const) {
+        pipe.push({ label: `${run.targetPerSec}/s ${who} ${name}`, value: run.pipelineMs[name], text: `${run.pipelineMs[name]} ms`, color });
+      }
+    }
+    if (pipe.length) {
+      const q = panel('Pipeline part, producer saw the change → summary readable (ms)', pipe, y, width, labelWidth);
+      panels.push(q.svg);
+      y += q.height + 10;
+    }
   }
   const sc = r.scaling;
   if (sc?.instances) {

@@ -86,14 +86,15 @@ export async function deleteAll(sim: ArgoSimulator, namespace: string): Promise<
 
 /**
  * Reads a summary topic (read_committed, from the beginning) and calls onSummary with each
- * record's key, decoded value and arrival time.
+ * record's key, decoded value, arrival time and Kafka timestamp (a processor's output carries its
+ * input's: for a raw event, when the producer's produce request was made).
  */
 export async function subscribeSummaries(
   kafka: Kafka,
   registryUrl: string,
   topic: string,
   groupId: string,
-  onSummary: (key: string, value: Record<string, unknown>, at: number) => void,
+  onSummary: (key: string, value: Record<string, unknown>, at: number, timestamp: number) => void,
 ): Promise<Consumer> {
   const registry = new SchemaRegistry({ host: registryUrl });
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
@@ -114,7 +115,7 @@ export async function subscribeSummaries(
       for (const message of batch.messages) {
         if (!message.value || !message.key) continue;
         const value = (await registry.decode(message.value)) as Record<string, unknown>;
-        onSummary(message.key.toString(), value, at);
+        onSummary(message.key.toString(), value, at, Number(message.timestamp));
       }
     },
   });
