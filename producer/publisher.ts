@@ -7,6 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '../lib/log.js';
+import { SerialQueue } from '../lib/async.js';
+import { chunkBySize } from '../lib/kafka/batching.js';
 import type { ResourceEvent } from '../lib/raw-event.js';
 import { recordHeaders, recordKey, toResourceEvent, type SourceContext } from './mapping.js';
 import type { ProducerMetrics } from './metrics.js';
@@ -90,27 +92,7 @@ export async function encodeRecord(
 
 /** Splits records into send() calls whose batches stay under the limit (kafkajs puts one send's records for a partition in one batch). */
 export function chunkRecords(records: Array<{ message: Message; bytes: number; alone?: boolean }>, maxBytes: number): Message[][] {
-  const chunks: Message[][] = [];
-  let current: Message[] = [];
-  let size = 0;
-  for (const record of records) {
-    if (record.alone) {
-      if (current.length) chunks.push(current);
-      chunks.push([record.message]);
-      current = [];
-      size = 0;
-      continue;
-    }
-    if (current.length && size + record.bytes > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(record.message);
-    size += record.bytes;
-  }
-  if (current.length) chunks.push(current);
-  return chunks;
+  return chunkBySize(records, (r) => r.bytes, maxBytes, (r) => r.alone === true).map((chunk) => chunk.map((r) => r.message));
 }
 
 export interface PublishResult {
@@ -120,18 +102,16 @@ export interface PublishResult {
 }
 
 export class Publisher {
-  private chain: Promise<unknown> = Promise.resolve();
+  /** One producer has one transaction at a time: transactions run one after the other. */
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly producer: Producer,
     private readonly options: PublisherOptions,
   ) {}
 
-  /** Runs transactions one after the other (one producer has one transaction at a time). */
   private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(work, work);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.queue.run(work);
   }
 
   private async transaction(build: (send: (topic: string, messages: Message[], compress: boolean) => Promise<void>) => Promise<void>): Promise<void> {

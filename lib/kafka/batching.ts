@@ -27,29 +27,45 @@ export function messageBytes(message: Message): number {
 }
 
 /**
+ * Splits items into consecutive runs of at most maxBytes, keeping their order; an item larger
+ * than maxBytes, or one `alone` says must go by itself, makes a run of its own.
+ */
+export function chunkBySize<T>(items: Iterable<T>, bytesOf: (item: T) => number, maxBytes: number, alone: (item: T) => boolean = () => false): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const bytes = bytesOf(item);
+    if (current.length > 0 && (alone(item) || size + bytes > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += bytes;
+    if (alone(item)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/**
  * Splits topic messages into consecutive parts of at most maxBytes (by messageBytes), keeping
  * their order; a message larger than maxBytes makes a part by itself.
  */
 export function splitTopicMessages(topicMessages: TopicMessages[], maxBytes: number): TopicMessages[][] {
-  const parts: TopicMessages[][] = [];
-  let current: TopicMessages[] = [];
-  let size = 0;
-  for (const { topic, messages } of topicMessages) {
-    let run: Message[] = [];
-    for (const message of messages) {
-      const bytes = messageBytes(message);
-      if (size > 0 && size + bytes > maxBytes) {
-        if (run.length > 0) current.push({ topic, messages: run });
-        parts.push(current);
-        current = [];
-        run = [];
-        size = 0;
-      }
-      run.push(message);
-      size += bytes;
+  const flat = topicMessages.flatMap(({ topic, messages }) => messages.map((message) => ({ topic, message })));
+  return chunkBySize(flat, (entry) => messageBytes(entry.message), maxBytes).map((part) => {
+    const grouped: TopicMessages[] = [];
+    for (const { topic, message } of part) {
+      const last = grouped[grouped.length - 1];
+      if (last?.topic === topic) last.messages.push(message);
+      else grouped.push({ topic, messages: [message] });
     }
-    if (run.length > 0) current.push({ topic, messages: run });
-  }
-  if (current.length > 0) parts.push(current);
-  return parts;
+    return grouped;
+  });
 }
