@@ -437,8 +437,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     const dedupe = new ReplayDedupe<EncodedOutput>(index);
     const counters = { pastGoal: 0 };
     const hooks = replayHooks(ranges, targets, dedupe, index.records > 0, counters);
-    await admin.setOffsets({ groupId, topic: topics.input, partitions: ranges.map((r) => ({ partition: r.partition, offset: String(r.start) })) });
+    // From the beginning, the fresh group starts where runProcessor's fromBeginning puts it (the
+    // log start). Only a later start is committed first: kafkajs' admin.setOffsets joins the group
+    // with a consumer of default settings and waits for its first fetch, all partitions paused,
+    // which takes that consumer's maxWaitTimeInMs (5 s) even with nothing to do.
     groupUsed = true;
+    if (options.from.kind !== 'beginning') {
+      await admin.setOffsets({ groupId, topic: topics.input, partitions: ranges.map((r) => ({ partition: r.partition, offset: String(r.start) })) });
+    }
     const run = await runRanges(options, topics, ranges, hooks, onEvent);
     summarize(report, run, counters.pastGoal, dedupe);
     // Compacted keys the replay left behind the topic's value: its last output for them.
