@@ -201,6 +201,12 @@ export function renderMarkdown(results: Record<string, unknown>): string {
       out.push(`${fmt(rp.events)} raw events. Wall time from spawn to the end; "processing" rate as each reports it (the CLI's report; the bench's join-to-last-record timing).\n`);
       out.push(table(['run', 'wall s', 'records/s (wall)', 'records/s (processing)'], rows));
       if (rp.ratioCliReportedToRunProcessor !== null) out.push(`\nThe CLI's reported rate / the bench's runProcessor rate: ${fmt(rp.ratioCliReportedToRunProcessor, 2)}.`);
+      if (rp.cli?.medianDurationMs !== undefined) {
+        out.push(
+          `\n\`kubetrail replay\`'s own report: durationMs ${fmt(rp.cli.medianDurationMs)} ms (replay() from call to return), processingMs ${fmt(rp.cli.medianProcessingMs)} ms, ` +
+            `difference ${fmt(rp.cli.medianFixedMs)} ms (target ≤ 2,000 ms: ${rp.cli.target.met ? 'met' : '**missed**'}); the process's start and exit (tsx, loading) add ${fmt(rp.cli.medianProcessMs)} ms to the wall time from spawn.`,
+        );
+      }
       else out.push(`\n${rp.cli?.missing ?? ''}`);
     }
   }
