@@ -229,6 +229,7 @@ export type ChildEvent = Record<string, unknown> & { event: string };
 /** A child process speaking JSON lines. */
 export class BenchChild {
   readonly events: ChildEvent[] = [];
+  private readonly listeners: Array<(e: ChildEvent) => void> = [];
   private waiters: Array<{ match: (e: ChildEvent) => boolean; resolve: (e: ChildEvent) => void; fail: (error: Error) => void }> = [];
   readonly exited: Promise<number | null>;
 
@@ -245,6 +246,8 @@ export class BenchChild {
       } catch {
         return;
       }
+      for (const listener of this.listeners) listener(event);
+      if (this.listeners.length > 0 && event.event === 'record') return;
       this.events.push(event);
       if (event.event === 'failed') {
         for (const w of this.waiters.splice(0)) w.fail(new Error(`${this.label} failed: ${String(event.error)} (log: ${this.logFile})`));
@@ -258,6 +261,11 @@ export class BenchChild {
       }
     });
     this.exited = new Promise((resolve) => process.on('exit', (code) => resolve(code)));
+  }
+
+  /** Calls fn with every event from now on; 'record' events then go to the listeners only (not kept). */
+  onEvent(fn: (e: ChildEvent) => void): void {
+    this.listeners.push(fn);
   }
 
   /** The first event (seen or to come) of that name, or a rejection after the timeout or on exit. */

@@ -1,8 +1,7 @@
 // Writing workflows to the API server for the benchmarks (stack/argo-simulator.ts: real creates
-// and merge patches, as Argo's controller writes them), and reading summaries back.
+// and merge patches, as Argo's controller writes them). Summaries are read back by
+// bench/children/subscriber.ts.
 import { KubeConfig } from '@kubernetes/client-node';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Consumer, Kafka } from 'kafkajs';
 import { ArgoSimulator, workflowResource } from '../../stack/argo-simulator.js';
 import type { ObjectTemplate } from './workload.js';
 import { sleep } from './context.js';
@@ -82,42 +81,4 @@ export async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<
 /** Deletes every workflow of the namespace (one deletecollection request). */
 export async function deleteAll(sim: ArgoSimulator, namespace: string): Promise<void> {
   await sim.api.deleteCollectionNamespacedCustomObject({ ...workflowResource, namespace });
-}
-
-/**
- * Reads a summary topic (read_committed, from the beginning) and calls onSummary with each
- * record's key, decoded value, arrival time and Kafka timestamp (a processor's output carries its
- * input's: for a raw event, when the producer's produce request was made).
- */
-export async function subscribeSummaries(
-  kafka: Kafka,
-  registryUrl: string,
-  topic: string,
-  groupId: string,
-  onSummary: (key: string, value: Record<string, unknown>, at: number, timestamp: number) => void,
-): Promise<Consumer> {
-  const registry = new SchemaRegistry({ host: registryUrl });
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
-  await consumer.connect();
-  // The processor creates its output topic at start; wait for it.
-  const admin = kafka.admin();
-  await admin.connect();
-  const deadline = Date.now() + 60_000;
-  while (!(await admin.listTopics()).includes(topic)) {
-    if (Date.now() > deadline) throw new Error(`topic ${topic} did not appear`);
-    await sleep(200);
-  }
-  await admin.disconnect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      const at = Date.now();
-      for (const message of batch.messages) {
-        if (!message.value || !message.key) continue;
-        const value = (await registry.decode(message.value)) as Record<string, unknown>;
-        onSummary(message.key.toString(), value, at, Number(message.timestamp));
-      }
-    },
-  });
-  return consumer;
 }
