@@ -44,6 +44,12 @@ export interface TxnCounts {
   concurrentTransactions: number;
   /** Quick retries made by kubetrail's patch (0 with kafkajs' stock retry). */
   quickRetries: number;
+  /** Time in transactions (the child's transaction-duration histogram: the processor's batch_duration, the producer's publish_duration). */
+  txnMs: number;
+  /** txnMs / transactions. */
+  meanTxnMs?: number;
+  /** txnMs / the run's duration: how busy the child's transactions kept it (records arriving meanwhile wait). */
+  busyShare?: number;
 }
 
 export type RetryVariant = 'kubetrail' | 'kafkajs-stock';
@@ -118,7 +124,8 @@ interface Snapshot {
 async function countsOf(child: BenchChild, event: string, transactionsField: string, since: number): Promise<TxnCounts> {
   const line = await child.wait(event, 10_000, (e) => (e.at as number) >= since && e.concurrentTransactions !== undefined);
   const ct = line.concurrentTransactions as { requests: number; retries: number };
-  return { transactions: Number(line[transactionsField] ?? 0), concurrentTransactions: ct.requests, quickRetries: ct.retries };
+  const txn = line.txnSeconds as { sum: number } | undefined;
+  return { transactions: Number(line[transactionsField] ?? 0), concurrentTransactions: ct.requests, quickRetries: ct.retries, txnMs: (txn?.sum ?? 0) * 1000 };
 }
 
 async function snapshot(p: Pipeline): Promise<Snapshot> {
@@ -127,11 +134,18 @@ async function snapshot(p: Pipeline): Promise<Snapshot> {
   return { producer, processor };
 }
 
-const minus = (a: TxnCounts, b: TxnCounts): TxnCounts => ({
-  transactions: a.transactions - b.transactions,
-  concurrentTransactions: a.concurrentTransactions - b.concurrentTransactions,
-  quickRetries: a.quickRetries - b.quickRetries,
-});
+const minus = (a: TxnCounts, b: TxnCounts, runMs: number): TxnCounts => {
+  const transactions = a.transactions - b.transactions;
+  const txnMs = Math.round(a.txnMs - b.txnMs);
+  return {
+    transactions,
+    concurrentTransactions: a.concurrentTransactions - b.concurrentTransactions,
+    quickRetries: a.quickRetries - b.quickRetries,
+    txnMs,
+    meanTxnMs: transactions > 0 ? round(txnMs / transactions, 1) : undefined,
+    busyShare: runMs > 0 ? round(txnMs / runMs, 2) : undefined,
+  };
+};
 
 export async function latencyBench(ctx: BenchContext, templates: TemplateSet): Promise<Record<string, unknown>> {
   const quick = ctx.options.quick;
@@ -296,8 +310,8 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         slowest: [...p.split].sort((a, b) => b[0] - a[0]).slice(0, 5),
         writeMs: summarize(writeTimes),
         benchLoopDelayMs: { p50: round(loop.percentile(50) / 1e6, 1), p99: round(loop.percentile(99) / 1e6, 1), max: round(loop.max / 1e6, 1) },
-        producerTxns: minus(after.producer, before.producer),
-        processorTxns: minus(after.processor, before.processor),
+        producerTxns: minus(after.producer, before.producer, Date.now() - began),
+        processorTxns: minus(after.processor, before.processor, Date.now() - began),
         // The source sustained the rate, every change arrived, and the pipeline did not fall behind.
         keepsUp: skipped <= scheduled * 0.05 && written / writeSeconds >= rate * 0.9 && p.latencies.length >= written && pipe.p99 < 2000,
       };
@@ -305,7 +319,8 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         `latency [${p.retry}]: ${rate}/s target → ${result.writtenPerSec}/s written (${skipped} not sent on time), ${p.latencies.length}/${written} summaries; ` +
           `producer→summary p50 ${pipe.p50} ms, p99 ${pipe.p99} ms (×${result.pipelineP99OverP50}); end to end p50 ${lat.p50} ms, p99 ${lat.p99} ms (write p50 ${result.writeMs.p50} ms); ` +
           `split at the produce request: before p50 ${result.beforeProduceMs.p50} / p99 ${result.beforeProduceMs.p99} ms, after p50 ${result.afterProduceMs.p50} / p99 ${result.afterProduceMs.p99} ms; slowest ${result.slowest.map((x) => x.join('/')).join(' ')}; bench event loop delay p99 ${result.benchLoopDelayMs.p99} ms, max ${result.benchLoopDelayMs.max} ms; ` +
-          `CONCURRENT_TRANSACTIONS: producer ${result.producerTxns.concurrentTransactions} in ${result.producerTxns.transactions} transactions, processor ${result.processorTxns.concurrentTransactions} in ${result.processorTxns.transactions}` +
+          `CONCURRENT_TRANSACTIONS: producer ${result.producerTxns.concurrentTransactions} in ${result.producerTxns.transactions} transactions (mean ${result.producerTxns.meanTxnMs} ms, busy ${result.producerTxns.busyShare}), ` +
+          `processor ${result.processorTxns.concurrentTransactions} in ${result.processorTxns.transactions} (mean ${result.processorTxns.meanTxnMs} ms, busy ${result.processorTxns.busyShare})` +
           `${result.keepsUp ? '' : ' — does not keep up'}`,
       );
       return result;

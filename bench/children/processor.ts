@@ -6,7 +6,8 @@
 //                                    first-ready time, done time, stats, CPU and memory
 //   {"event":"stopped", ...}         after SIGTERM, with the final stats
 // Each progress, done and stopped line has concurrentTransactions: {requests, retries}, the
-// process's kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts).
+// process's kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts);
+// progress lines also txnSeconds: {sum, count} of kubetrail_processor_batch_duration_seconds.
 import { pino } from 'pino';
 import { connectionSchema } from '../../lib/config.js';
 import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';
@@ -66,6 +67,13 @@ const timeout = setTimeout(() => {
   void handle.stop().then(() => process.exit(2));
 }, spec.timeoutMs ?? 900_000);
 
+/** Seconds spent in committed transactions (processing a chunk and committing it), and how many. */
+const batchSeconds = async () => {
+  const metric = handle.metrics.getSingleMetric('kubetrail_processor_batch_duration_seconds');
+  const values = metric ? (await metric.get()).values : [];
+  const of = (suffix: string) => values.filter((v) => (v as { metricName?: string }).metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);
+  return { sum: of('_sum'), count: of('_count') };
+};
 let lastProgress = 0;
 const poll = setInterval(() => {
   const now = Date.now();
@@ -78,7 +86,8 @@ const poll = setInterval(() => {
   const stats = handle.stats();
   if (now - lastProgress >= 1000) {
     lastProgress = now;
-    say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits, concurrentTransactions: concurrentTransactionStats() });
+    const ct = concurrentTransactionStats();
+    void batchSeconds().then((txnSeconds) => say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits, concurrentTransactions: ct, txnSeconds }));
   }
   if (!doneSent && spec.expect !== undefined && stats.recordsIn >= spec.expect) {
     doneSent = true;

@@ -5,7 +5,8 @@
 //   {"event":"status", ...}    every 250 ms: records published, events seen, RSS and heap
 //   {"event":"stopped", ...}   after SIGTERM
 // Each status and the stopped line has concurrentTransactions: {requests, retries}, the process's
-// kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts).
+// kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts); status
+// lines also txnSeconds: {sum, count} of kubetrail_producer_publish_duration_seconds.
 // Run with --expose-gc to have heapAfterGc in each status (a full GC every status: only for the
 // memory measurement, where it is asked for).
 import { pino } from 'pino';
@@ -33,6 +34,12 @@ const logger = pino({ name: 'producer', level: process.env.LOG_LEVEL ?? 'warn', 
 // list happens before it is "watching").
 const metrics = createProducerMetrics();
 const sum = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((n, v) => n + v.value, 0);
+/** A histogram's _sum and _count over its labels. */
+const histogramTotals = async (metric: { get(): Promise<{ values: Array<{ value: number; metricName?: string }> }> }) => {
+  const values = (await metric.get()).values;
+  const of = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);
+  return { sum: of('_sum'), count: of('_count') };
+};
 const gc = (globalThis as { gc?: () => void }).gc;
 let peakRss = 0;
 let peakHeap = 0;
@@ -55,6 +62,7 @@ const timer = setInterval(async () => {
     seen: await sum(metrics.eventsSeen),
     bytes: await sum(metrics.bytesPublished),
     transactions: await sum(metrics.transactions),
+    txnSeconds: await histogramTotals(metrics.transactionSeconds),
     rss: m.rss,
     heapUsed: m.heapUsed,
     external: m.external,
