@@ -14,6 +14,9 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { AvroSchema } from '../kit/processor.js';
 import type { DeadLetterReason } from '../kit/dead-letter.js';
+import { compileBoundsCheck } from './avro-bounds.js';
+
+type BoundsCheck = (body: Buffer) => void;
 
 export const MAGIC_BYTE = 0;
 export const HEADER_SIZE = 5;
@@ -62,9 +65,10 @@ function isNotFound(error: unknown): boolean {
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: DeadLetterReason; error: string };
 
+/** How values of one writer schema id are read; `check` bounds them first (avro-bounds.ts). */
 type WriterEntry =
-  | { kind: 'same' }
-  | { kind: 'resolver'; resolver: avro.Resolver }
+  | { kind: 'same'; check: BoundsCheck }
+  | { kind: 'resolver'; resolver: avro.Resolver; check: BoundsCheck }
   | { kind: 'bad'; reason: DeadLetterReason; error: string };
 
 /**
@@ -81,6 +85,7 @@ export interface SchemaSource {
  */
 export class WireDecoder<T = unknown> {
   private readonly writers = new Map<number, WriterEntry>();
+  private readerCheck: BoundsCheck | undefined;
 
   constructor(
     private readonly registry: SchemaSource | SchemaRegistry,
@@ -88,7 +93,7 @@ export class WireDecoder<T = unknown> {
     /** Registry id of the reader schema itself, when known: decoded without a resolver. */
     readerId?: number,
   ) {
-    if (readerId !== undefined) this.writers.set(readerId, { kind: 'same' });
+    if (readerId !== undefined) this.writers.set(readerId, { kind: 'same', check: this.checkOfReader() });
   }
 
   /** True when decode() of this value needs nothing from the registry. */
@@ -100,6 +105,11 @@ export class WireDecoder<T = unknown> {
   /** Fetches the writer schema of every id not seen yet. Throws TransientError when the registry does not answer. */
   async prepare(values: Iterable<Buffer | null>): Promise<void> {
     for (const id of this.missingIds(values)) await this.load(id);
+  }
+
+  private checkOfReader(): BoundsCheck {
+    this.readerCheck ??= compileBoundsCheck(this.readerType);
+    return this.readerCheck;
   }
 
   /** Ids of these values that prepare() would have to fetch. */
@@ -138,11 +148,11 @@ export class WireDecoder<T = unknown> {
     }
     const writer = schema as avro.Type;
     if (writer.equals(this.readerType)) {
-      this.writers.set(id, { kind: 'same' });
+      this.writers.set(id, { kind: 'same', check: this.checkOfReader() });
       return;
     }
     try {
-      this.writers.set(id, { kind: 'resolver', resolver: this.readerType.createResolver(writer) });
+      this.writers.set(id, { kind: 'resolver', resolver: this.readerType.createResolver(writer), check: compileBoundsCheck(writer) });
     } catch (error) {
       const name = (writer as { name?: string }).name ?? writer.typeName;
       this.writers.set(id, {
@@ -163,7 +173,11 @@ export class WireDecoder<T = unknown> {
     if (entry === undefined) return { ok: false, reason: 'unknown-schema', error: `schema id ${id} was not prepared` };
     if (entry.kind === 'bad') return { ok: false, reason: entry.reason, error: entry.error };
     try {
-      const decoded = this.readerType.fromBuffer(value.subarray(HEADER_SIZE), entry.kind === 'resolver' ? entry.resolver : undefined) as T;
+      const body = value.subarray(HEADER_SIZE);
+      // Counts and lengths checked against the bytes first: no record can make avsc loop or
+      // allocate more than its size allows.
+      entry.check(body);
+      const decoded = this.readerType.fromBuffer(body, entry.kind === 'resolver' ? entry.resolver : undefined) as T;
       return { ok: true, value: decoded };
     } catch (error) {
       return { ok: false, reason: 'malformed-avro', error: `bytes are not Avro of schema id ${id}: ${(error as Error).message}` };
