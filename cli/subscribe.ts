@@ -7,6 +7,7 @@ import type { Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { connectionOptions, loadConnection } from './connection.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
+import { DecodeError, WriterSchemaDecoder } from '../lib/kafka/codec.js';
 import { createLogger } from '../lib/log.js';
 
 export interface SubscribeFilters {
@@ -130,10 +131,20 @@ export async function subscribeTopic(
       for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
     });
   }
+  // Bounds-checked, as the processors decode: a poison record is reported and skipped, not retried forever.
+  const decoder = new WriterSchemaDecoder(registry);
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ partition, message }) => {
       if (!message.value) return;
-      onRecord(message.key?.toString() ?? '', (await registry.decode(message.value)) as Decoded);
+      let value: Decoded;
+      try {
+        value = (await decoder.decode(message.value)) as Decoded;
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        process.stderr.write(`kubetrail subscribe: skipped ${topic}[${partition}]@${message.offset}: ${error.message}\n`);
+        return;
+      }
+      onRecord(message.key?.toString() ?? '', value);
     },
   });
   return { stop: () => consumer.disconnect() };

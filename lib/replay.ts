@@ -13,12 +13,12 @@ import type { AvroSchema, ProcessorDefinition } from './kit/processor.js';
 import type { EncodedOutput, TaskHooks } from './kit/task.js';
 import { runProcessor, type DeliveryMode } from './kit/runner.js';
 import { requireInputTopic, resolveTopics, type ResolvedTopics, type TopicOverrides } from './topics.js';
-import { HEADER_SIZE, WireDecoder, parseSchema, wireHeader } from './kafka/codec.js';
+import { HEADER_SIZE, TransientError, WireDecoder, parseSchema, wireHeader } from './kafka/codec.js';
 import { PartitionReader } from './kafka/topic-reader.js';
 import type { RunnerStats } from './kit/metrics.js';
 import { OutputIndex, ReplayDedupe, canonicalJson } from './replay-dedupe.js';
 import { RegistryApi } from './registry-api.js';
-import { sleep } from './async.js';
+import { retry, sleep } from './async.js';
 
 type AnyDefinition = ProcessorDefinition<any, any, any>;
 
@@ -131,6 +131,11 @@ export interface ReplayReport {
   deleted: string[];
 }
 
+/** decoder.prepare(), riding out a registry that does not answer yet (or still answers 404 while it loads). */
+function prepareSchemas(decoder: WireDecoder<unknown>, values: Array<Buffer | null>): Promise<void> {
+  return retry(() => decoder.prepare(values), { initialMs: 100, maxMs: 2_000, timeoutMs: 120_000, retriable: (error) => error instanceof TransientError });
+}
+
 async function topicPolicies(admin: Admin, topics: string[]): Promise<Map<string, string>> {
   const policies = new Map<string, string>();
   if (topics.length === 0) return policies;
@@ -168,7 +173,7 @@ async function buildIndex(
       const subject = `${target.topic}-value`;
       const id = await api.lookup(subject, JSON.stringify(target.schema)).catch(() => undefined);
       const decoder = new WireDecoder(registry, target.type, id);
-      await decoder.prepare((await api.versionIds(subject).catch(() => [])).map(wireHeader));
+      await prepareSchemas(decoder, (await api.versionIds(subject).catch(() => [])).map(wireHeader));
       const { topics } = await admin.fetchTopicMetadata({ topics: [target.topic] });
       let records = 0;
       let unreadable = 0;
@@ -193,7 +198,7 @@ async function buildIndex(
         };
         const flush = async () => {
           if (waiting.length === 0) return;
-          await decoder.prepare(waiting.map((m) => m.value));
+          await prepareSchemas(decoder, waiting.map((m) => m.value));
           const batch = waiting;
           waiting = [];
           for (const message of batch) add(message);

@@ -83,15 +83,24 @@ export interface SchemaSource {
  * Decodes wire-format values to a declared reader schema. `prepare()` (async, may throw
  * TransientError) fetches what a set of values needs; `decode()` is then synchronous.
  */
+/**
+ * How long an id the registry answers 404 for is asked again before it counts as unknown: a
+ * registry that is still loading its schemas (after a restart) answers 404 for ids it has.
+ */
+export const DEFAULT_UNKNOWN_AFTER_MS = 5_000;
+
 export class WireDecoder<T = unknown> {
   private readonly writers = new Map<number, WriterEntry>();
   private readerCheck: BoundsCheck | undefined;
+  /** When the registry first answered 404 for an id not yet taken as unknown. */
+  private readonly notFoundSince = new Map<number, number>();
 
   constructor(
     private readonly registry: SchemaSource | SchemaRegistry,
     readonly readerType: avro.Type,
     /** Registry id of the reader schema itself, when known: decoded without a resolver. */
     readerId?: number,
+    private readonly unknownAfterMs = DEFAULT_UNKNOWN_AFTER_MS,
   ) {
     if (readerId !== undefined) this.writers.set(readerId, { kind: 'same', check: this.checkOfReader() });
   }
@@ -128,6 +137,12 @@ export class WireDecoder<T = unknown> {
       writer = await this.registry.getSchema(id);
     } catch (error) {
       if (isNotFound(error)) {
+        const since = this.notFoundSince.get(id) ?? Date.now();
+        this.notFoundSince.set(id, since);
+        if (Date.now() - since < this.unknownAfterMs) {
+          throw new TransientError(`Schema Registry answered 404 for schema id ${id}; asked again until it has been unknown for ${this.unknownAfterMs} ms`);
+        }
+        this.notFoundSince.delete(id);
         this.learn(id, undefined);
         return;
       }
@@ -183,6 +198,46 @@ export class WireDecoder<T = unknown> {
       return { ok: false, reason: 'malformed-avro', error: `bytes are not Avro of schema id ${id}: ${(error as Error).message}` };
     }
   }
+}
+
+/**
+ * Decodes wire-format values with their own writer schema (what a generic reader such as
+ * `kubetrail subscribe` does), bounds-checked like WireDecoder. Throws DecodeError for a value
+ * that is not the wire format or not Avro of its schema.
+ */
+export class WriterSchemaDecoder {
+  private readonly checks = new Map<number, { type: avro.Type; check: BoundsCheck }>();
+
+  constructor(private readonly registry: SchemaSource | SchemaRegistry) {}
+
+  async decode(value: Buffer): Promise<unknown> {
+    const id = wireSchemaId(value);
+    if (id === -1) throw new DecodeError(`not the Confluent wire format (${value.length} bytes, first byte ${value[0]})`);
+    let entry = this.checks.get(id);
+    if (!entry) {
+      let type: avro.Type;
+      try {
+        type = (await this.registry.getSchema(id)) as avro.Type;
+      } catch (error) {
+        if (isNotFound(error)) throw new DecodeError(`schema id ${id} is not in the Schema Registry`);
+        throw error;
+      }
+      if (!avro.Type.isType(type)) throw new DecodeError(`schema id ${id} is not an Avro schema`);
+      entry = { type, check: compileBoundsCheck(type) };
+      this.checks.set(id, entry);
+    }
+    const body = value.subarray(HEADER_SIZE);
+    try {
+      entry.check(body);
+      return entry.type.fromBuffer(body);
+    } catch (error) {
+      throw new DecodeError(`bytes are not Avro of schema id ${id}: ${(error as Error).message}`);
+    }
+  }
+}
+
+export class DecodeError extends Error {
+  override name = 'DecodeError';
 }
 
 /** Encodes values of one registered schema: a precomputed header plus avsc's (validating) encoding. */

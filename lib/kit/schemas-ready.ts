@@ -27,7 +27,7 @@ export async function awaitSchemas(decoder: WireDecoder<unknown>, values: Iterab
       return;
     } catch (error) {
       if (!(error instanceof TransientError)) throw error;
-      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: error.message, attempt }, 'Schema Registry unreachable; retrying the batch (nothing is dead-lettered for this)');
+      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: error.message, attempt }, 'Schema Registry cannot answer for a schema id yet (unreachable, or 404 while it loads); retrying the batch, nothing is dead-lettered for this');
       if (interruption.stopping()) throw new StopRequested();
       await sleep(backoff.next());
       await interruption.heartbeat();
