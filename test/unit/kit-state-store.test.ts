@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { PartitionStore, StateError, foldChangelog } from '../../lib/kit/state-store.js';
-import { WireDecoder, WireEncoder, parseSchema } from '../../lib/kafka/codec.js';
+import { TransientError, WireDecoder, WireEncoder, parseSchema } from '../../lib/kafka/codec.js';
+import { sleep } from '../../lib/async.js';
 import { deadLetterMessage, readDeadLetterHeaders } from '../../lib/kit/dead-letter.js';
 
 const schema = { type: 'record', name: 'Tally', fields: [{ name: 'count', type: 'int' }, { name: 'note', type: 'string', default: '' }] };
@@ -73,7 +74,8 @@ describe('partition store', () => {
   it('restores the latest value per key, resolving an older schema', async () => {
     const old = parseSchema({ type: 'record', name: 'Tally', fields: [{ name: 'count', type: 'int' }] }, 'old');
     const registry = { getSchema: async (id: number) => (id === 3 ? old : Promise.reject(Object.assign(new Error('nope'), { status: 404 }))) } as unknown as SchemaRegistry;
-    const decoder = new WireDecoder<unknown>(registry, type, 7);
+    // unknownAfterMs 0: a 404 counts at once here (the grace is tested below).
+    const decoder = new WireDecoder<unknown>(registry, type, 7, 0);
     const latest = new Map<string, Buffer | null>();
     const message = (key: string, value: Buffer | null) => ({ key: Buffer.from(key), value, offset: '0', timestamp: '0', attributes: 0, headers: {} });
     foldChangelog(latest, message('a', new WireEncoder(old, 3).encode({ count: 5 })));
@@ -89,6 +91,25 @@ describe('partition store', () => {
     assert.equal(s.get('c'), undefined);
     assert.deepEqual(unreadable.map((u) => u.key), ['d']);
     assert.equal(s.size, 2);
+  });
+});
+
+describe('schema ids the registry answers 404 for', () => {
+  it('are asked again for a while (a registry still loading), then count as unknown', async () => {
+    let loaded = false;
+    const known = parseSchema({ type: 'record', name: 'Tally', fields: [{ name: 'count', type: 'int' }] }, 'known');
+    const registry = { getSchema: async (id: number) => (loaded && id === 3 ? known : Promise.reject(Object.assign(new Error('not found'), { status: 404 }))) } as unknown as SchemaRegistry;
+    const decoder = new WireDecoder<unknown>(registry, known, undefined, 200);
+    const value = new WireEncoder(known, 3).encode({ count: 2 });
+    const other = new WireEncoder(known, 9).encode({ count: 2 });
+    await assert.rejects(decoder.prepare([value, other]), TransientError);
+    loaded = true;
+    await assert.rejects(decoder.prepare([other]), TransientError, 'id 9 still within its grace');
+    await decoder.prepare([value]);
+    assert.equal(decoder.decode(value).ok, true, 'the id the registry found once loaded decodes');
+    await sleep(250);
+    await decoder.prepare([other]);
+    assert.deepEqual(decoder.decode(other), { ok: false, reason: 'unknown-schema', error: 'schema id 9 is not in the Schema Registry' });
   });
 });
 
