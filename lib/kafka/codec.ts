@@ -26,6 +26,9 @@ export class TransientError extends Error {
   override name = 'TransientError';
 }
 
+/** The registry answered 404 for an id within its grace: ask again later. */
+class NotFoundYet extends TransientError {}
+
 /** Parses a declared schema into an avsc Type, naming what it is on failure. */
 export function parseSchema(schema: AvroSchema, what: string): avro.Type {
   try {
@@ -113,7 +116,18 @@ export class WireDecoder<T = unknown> {
 
   /** Fetches the writer schema of every id not seen yet. Throws TransientError when the registry does not answer. */
   async prepare(values: Iterable<Buffer | null>): Promise<void> {
-    for (const id of this.missingIds(values)) await this.load(id);
+    // Every id gets asked (so the 404 graces of several ids run side by side, not one after the
+    // other); a registry that does not answer at all stops the round at once.
+    let pending: TransientError | undefined;
+    for (const id of this.missingIds(values)) {
+      try {
+        await this.load(id);
+      } catch (error) {
+        if (!(error instanceof NotFoundYet)) throw error;
+        pending ??= error;
+      }
+    }
+    if (pending) throw pending;
   }
 
   private checkOfReader(): BoundsCheck {
@@ -140,7 +154,7 @@ export class WireDecoder<T = unknown> {
         const since = this.notFoundSince.get(id) ?? Date.now();
         this.notFoundSince.set(id, since);
         if (Date.now() - since < this.unknownAfterMs) {
-          throw new TransientError(`Schema Registry answered 404 for schema id ${id}; asked again until it has been unknown for ${this.unknownAfterMs} ms`);
+          throw new NotFoundYet(`Schema Registry answered 404 for schema id ${id}; asked again until it has been unknown for ${this.unknownAfterMs} ms`);
         }
         this.notFoundSince.delete(id);
         this.learn(id, undefined);
