@@ -175,3 +175,48 @@ export async function badInputCorpus(registry: SchemaRegistry, schemaId: number,
 
   return { cases, otherSchema, otherId, odd, oddName, oddLabels, huge1, misspelt };
 }
+
+/** Zig-zag varint bytes of a non-negative count. */
+function countVarint(n: number): Buffer {
+  const bytes: number[] = [];
+  let v = n * 2;
+  while (v >= 128) {
+    bytes.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
+
+/** The encoded event with the one-byte varint at `skip` bytes into `marker` replaced by `count`. */
+function spliceCount(encoded: Buffer, marker: Buffer, count: number, skip = 0): Buffer {
+  const found = encoded.indexOf(marker, 5);
+  assert.ok(found > 0, 'marker found in the encoded event');
+  assert.equal(encoded.indexOf(marker, found + 1), -1, 'the marker is unique');
+  const at = found + skip;
+  return Buffer.concat([encoded.subarray(0, at), countVarint(count), encoded.subarray(at + 1)]);
+}
+
+/**
+ * Poison records: real wire-format raw events (the real schema id) whose bytes declare counts and
+ * lengths they do not hold, at several depths — what stalled a processor before its decoder
+ * checked them. Each must be dead-lettered as malformed-avro at once.
+ */
+export async function poisonRecords(registry: SchemaRegistry, schemaId: number, base: string): Promise<Case[]> {
+  const workflow = loadAllWorkflows()[0]!.object;
+  const event = (name: string, overrides: Partial<ResourceEvent>) => ({ ...eventOf(workflow, name), ...overrides });
+  const encode = (e: ResourceEvent) => registry.encode(schemaId, e);
+  // The issue's 40 bytes: header, empty identity fields, then a labels map declaring 10^12 entries.
+  const tiny = Buffer.concat([Buffer.from([0, (schemaId >>> 24) & 0xff, (schemaId >>> 16) & 0xff, (schemaId >>> 8) & 0xff, schemaId & 0xff]), Buffer.alloc(11), countVarint(1e12)]);
+  const forty = Buffer.concat([tiny, Buffer.alloc(40 - tiny.length)]);
+  const labelMarker = Buffer.from([0x02, 0x04, 0x7a, 0x7a, 0x02, 0x71, 0x00]); // {'zz': 'q'}
+  const poisons: Array<[string, Buffer]> = [
+    ['40-byte record, labels map count 10^12', forty],
+    ['labels map count 10^12', spliceCount(await encode(event(`${base}-p1`, { labels: { zz: 'q' } })), labelMarker, 1e12)],
+    ['labels map count 2^31−1', spliceCount(await encode(event(`${base}-p2`, { labels: { zz: 'q' } })), labelMarker, 2 ** 31 - 1)],
+    ['label value length 2^31−1', spliceCount(await encode(event(`${base}-p3`, { labels: { zz: 'q' } })), labelMarker, 2 ** 31 - 1, 4)],
+    ['trimmed array count 2×10^8', spliceCount(await encode(event(`${base}-p4`, { trimmed: ['status.nodes'] })), Buffer.concat([Buffer.from([0x02, 0x18]), Buffer.from('status.nodes')]), 2e8)],
+    ['resource.kind length 2^31−1', spliceCount(await encode(event(`${base}-p5`, { resource: { group: 'argoproj.io', version: 'v1alpha1', resource: 'workflows', kind: 'KINDMARK' } })), Buffer.concat([Buffer.from([0x10]), Buffer.from('KINDMARK')]), 2 ** 31 - 1)],
+  ];
+  return poisons.map(([label, value], i) => ({ label: `poison: ${label}`, key: `poison-${i}`, value, expect: { dead: 'malformed-avro' } }));
+}
