@@ -73,6 +73,18 @@ export function renderMarkdown(results: Record<string, unknown>): string {
           tp.targets.map((t: Any) => [`${t.what} (${t.measured} / ${t.reference})`, fmt(t.measuredRecordsPerSec), fmt(t.referenceRecordsPerSec), `${fmt(t.ratio, 2)}×`, `≥ ${fmt(t.target, 2)}×`, t.met ? 'yes' : '**no**']),
         ),
       );
+      const rate = (name: string) => tp.variants.find((v: Any) => v.name === name)?.medianRecordsPerSec;
+      const eos = rate('workflow-summary (exactly-once)');
+      const read1MiB = rate('bare kafkajs consume only, fetch 1 MiB/partition (kafkajs default)');
+      if (eos && read1MiB) {
+        out.push(`\nAgainst the kafkajs consume-only pass at kafkajs' default fetch size (1 MiB per partition): workflow-summary (exactly-once) ${fmt(eos)} / ${fmt(read1MiB)} records/s = ${fmt(eos / read1MiB, 2)}×.`);
+      }
+      const runsOf = (name: string) => tp.variants.find((v: Any) => v.name === name)?.runs?.map((x: Any) => x.recordsPerSec) ?? [];
+      const none8 = runsOf('workflow-summary (exactly-once), uncompressed topic');
+      const none1 = runsOf('workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default: the runner before)');
+      if (none8.length > 1 && none8.length === none1.length) {
+        out.push(`Per repeat, uncompressed topic, 8 MiB / 1 MiB: ${none8.map((x: number, i: number) => `${fmt(x / none1[i], 2)}×`).join(', ')}.`);
+      }
     }
   }
 
