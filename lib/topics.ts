@@ -9,7 +9,7 @@
 //                   raw topic is what replay rebuilds from). The producer and `topics init` read
 //                   the same setting, so the first to create the topic gives it the same retention.
 //   producer-state  one partition, compacted, compacted early (a restart reads little).
-//   output          a processor's declared output; compacted when declared so.
+//   output          a processor's declared output; compacted when declared so; records up to 8 MB.
 //   changelog       a processor's state; compacted early; one partition per input partition.
 //   dead-letter     kept 30 days and up to 8 MB a record (a dead letter is its input plus headers).
 // Every topic is created with replication factor min(3, brokers) and, on three brokers or more,
@@ -57,8 +57,16 @@ export function resolveTopicSettings(sources: { flags?: Record<string, unknown>;
 /** The raw topic a processor declares as its input when it reads what the producer writes. */
 export const defaultRawTopic = defaultTopicSettings.topic;
 
+/**
+ * max.message.bytes of output and dead-letter topics: an output can be as large as its input (a
+ * raw event the producer published whole because it compressed under the raw topic's limit, passed
+ * on by completed-filter), and a dead letter is its input plus headers. The runner compresses
+ * large sends, so the broker sees far smaller batches.
+ */
+export const LARGE_RECORD_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
 /** max.message.bytes of dead-letter topics. */
-export const DEAD_LETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+export const DEAD_LETTER_MAX_MESSAGE_BYTES = LARGE_RECORD_MAX_MESSAGE_BYTES;
 
 /** The broker's default message.max.bytes, used when a topic's limit cannot be read. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
@@ -104,6 +112,7 @@ export function topicConfig(spec: TopicSpec, brokers: number): ITopicConfig['con
       add('max.message.bytes', DEAD_LETTER_MAX_MESSAGE_BYTES);
       break;
     case 'output':
+      add('max.message.bytes', LARGE_RECORD_MAX_MESSAGE_BYTES);
       break;
   }
   if (brokers >= 3) add('min.insync.replicas', 2);

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Partitioners, logLevel, type Kafka, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, logLevel, type Kafka, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { ConnectionConfig } from '../../lib/config.js';
 import { kafkaClient } from '../../lib/kafka/client.js';
@@ -89,8 +89,9 @@ export class RawWriter {
     await this.producer.send({ topic: this.topic, messages, acks: -1 });
   }
 
-  async writeRaw(messages: Array<{ key: string | null; value: Buffer | null; headers?: IHeaders }>): Promise<void> {
-    await this.producer.send({ topic: this.topic, messages, acks: -1 });
+  /** As they are; gzipped when `compression` says so, as the producer sends the raw topic. */
+  async writeRaw(messages: Array<{ key: string | null; value: Buffer | null; headers?: IHeaders }>, compression = CompressionTypes.None): Promise<void> {
+    await this.producer.send({ topic: this.topic, messages, acks: -1, compression });
   }
 
   close(): Promise<void> {
