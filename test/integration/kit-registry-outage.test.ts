@@ -22,6 +22,10 @@ let registry: SchemaRegistry;
 let proxy: Server;
 let down = false;
 let refused = 0;
+/** Schema ids the proxy answers 404 for (a registry still loading its schemas), until `notFoundUntil`. */
+let notFoundIds = new Set<number>();
+let notFoundUntil = 0;
+let notFoundAnswers = 0;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 before(async () => {
@@ -34,6 +38,12 @@ before(async () => {
     if (down) {
       refused++;
       req.socket.destroy();
+      return;
+    }
+    const id = /\/schemas\/ids\/(\d+)/.exec(req.url ?? '')?.[1];
+    if (id !== undefined && notFoundIds.has(Number(id)) && Date.now() < notFoundUntil) {
+      notFoundAnswers++;
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: 40403, message: 'Schema not found' }));
       return;
     }
     const upstream = request(
@@ -110,5 +120,42 @@ describe('Schema Registry outage', () => {
     assert.deepEqual(counted.map((c) => c.value!.count).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
     const dead = await readTopicToEnd(kafka, undefined, `${base}-g.dlq`);
     assert.equal(dead.length, 0);
+  });
+
+  it('a registry answering 404 for a known schema id for 2 s (still loading) dead-letters nothing', async () => {
+    const base = uniqueName('kit-registry-404');
+    const input = `${base}.raw`;
+    await createTopic(admin, input, 1);
+    const writer = await RawWriter.open(kafka, registry, input);
+    cleanups.push(() => writer.close());
+    const v3 = { ...resourceEventSchema, fields: [...resourceEventSchema.fields, { name: 'note', type: 'string', default: '' }] };
+    const { id: v3Id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v3) }, { subject: `${input}-v3-value` });
+    notFoundIds = new Set([writer.schemaId, v3Id]);
+    notFoundUntil = Date.now() + 2_000;
+    notFoundAnswers = 0;
+
+    const port = (proxy.address() as AddressInfo).port;
+    const path = new URL(connection.schemaRegistryUrl).pathname;
+    const handle = await runProcessor(counterProcessor(), {
+      connection: { ...connection, schemaRegistryUrl: `http://127.0.0.1:${port}${path}` },
+      groupId: `${base}-g`,
+      topics: { input, outputs: { counted: `${base}.counted`, names: `${base}.names` } },
+      logger: quietLogger(base),
+      handleSignals: false,
+      sessionTimeoutMs: 6_000,
+    });
+    cleanups.push(() => handle.stop());
+    const records = [
+      ...(await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(writer.schemaId, event(i, 'wf'))))),
+      ...(await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(v3Id, { ...event(5 + i, 'wf'), note: 'v3' })))),
+    ];
+    await writer.writeRaw(records.map((value) => ({ key: 'wf', value })));
+    await waitFor('10 records', () => handle.stats().recordsIn >= 10, 30_000);
+    await handle.stop();
+    assert.ok(notFoundAnswers >= 2, `the proxy answered 404 (${notFoundAnswers} times)`);
+    assert.deepEqual(handle.stats().deadLetters, {}, 'nothing dead-lettered');
+    const counted = await readTopicToEnd<Counted>(kafka, registry, `${base}.counted`);
+    assert.deepEqual(counted.map((c) => c.value!.count), Array.from({ length: 10 }, (_, i) => i + 1), 'every record once, in order');
+    assert.equal((await readTopicToEnd(kafka, undefined, `${base}-g.dlq`)).length, 0);
   });
 });
