@@ -5,10 +5,12 @@
 // anything, and checks every count and length against the bytes left: each string, bytes or fixed
 // must fit, each array or map block may declare at most as many items as bytes are left (every
 // item takes at least one byte, or is refused as a layout a record cannot need), each union
-// branch and enum index must exist. A walk reads each byte at most once, so a check costs at most
+// branch and enum index must exist, and strings must be valid UTF-8 (avsc would silently turn bad
+// sequences into U+FFFD, changing the data). A walk reads each byte at most once, so a check costs at most
 // the record's size; a value that passes decodes in time and memory bounded by its size.
 //
 // The walkers are compiled once per schema (per writer schema id), not per record.
+import { isUtf8 } from 'node:buffer';
 import type avro from 'avsc';
 
 /** A check of the bytes from `pos`: returns the position after the value, or throws BoundsError. */
@@ -63,11 +65,13 @@ function underlying(type: avro.Type): avro.Type {
   return logical ?? type;
 }
 
-function lengthPrefixed(what: string): Walk {
+/** A length, then that many bytes; `utf8`: they must be valid UTF-8 (avsc would replace bad sequences with U+FFFD, silently). */
+function lengthPrefixed(what: string, utf8: boolean): Walk {
   return (buf, pos) => {
     const [length, next] = varint(buf, pos);
     if (length < 0) throw new BoundsError(`${what} of negative length ${length}`);
     if (length > buf.length - next) throw new BoundsError(`${what} of ${length} bytes, ${buf.length - next} left`);
+    if (utf8 && !isUtf8(buf.subarray(next, next + length))) throw new BoundsError(`${what} at byte ${next} is not valid UTF-8`);
     return next + length;
   };
 }
@@ -125,9 +129,9 @@ function build(t: avro.Type, cache: Map<avro.Type, Walk>): Walk {
     case 'double':
       return fixedBytes(8, 'double');
     case 'string':
-      return lengthPrefixed('string');
+      return lengthPrefixed('string', true);
     case 'bytes':
-      return lengthPrefixed('bytes');
+      return lengthPrefixed('bytes', false);
     case 'fixed':
       return fixedBytes((t as unknown as { size: number }).size, 'fixed');
     case 'enum': {
@@ -144,7 +148,7 @@ function build(t: avro.Type, cache: Map<avro.Type, Walk>): Walk {
     }
     case 'map': {
       const values = (t as unknown as { valuesType: avro.Type }).valuesType;
-      const key = lengthPrefixed('map key');
+      const key = lengthPrefixed('map key', true);
       const value = compile(values, cache);
       return blocks('map', (buf, pos) => value(buf, key(buf, pos)), 1 + minBytes(values));
     }

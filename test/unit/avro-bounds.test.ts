@@ -59,6 +59,16 @@ describe('Avro bounds', () => {
     assert.throws(() => checkRaw(body.subarray(0, body.length - 3)), BoundsError);
   });
 
+  it('a string that is not valid UTF-8 is refused (avsc would replace it silently); valid odd Unicode passes', () => {
+    const odd = event({ 'team/\u{1f680}': '\u0645\u0631\u062d\u0628\u0627', zz: 'q' });
+    checkRaw(rawType.toBuffer(odd));
+    const body = rawType.toBuffer(event({ zz: 'q' }));
+    const at = body.indexOf(Buffer.from([0x04, 0x7a, 0x7a, 0x02, 0x71]));
+    const bad = Buffer.from(body);
+    bad[at + 4] = 0xff; // the value 'q' becomes a lone 0xff byte
+    assert.throws(() => checkRaw(bad), /string at byte \d+ is not valid UTF-8/);
+  });
+
   it('the summary schema compiles and its values pass', () => {
     const type = avro.Type.forSchema(workflowSummarySchema as unknown as avro.Schema);
     const check = compileBoundsCheck(type);
