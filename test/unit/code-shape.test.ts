@@ -72,10 +72,10 @@ describe('code shape', () => {
     const direct: string[] = [];
     for (const file of [...libFiles, ...tsFiles(join(root, 'producer')), ...tsFiles(join(root, 'cli')), ...tsFiles(join(root, 'processors'))]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/(?<!function )\b(installReadCommittedFix|installConcurrentTransactionsRetry)\(\)/g)) installs.push(`${relative(root, file)} ${m[1]}`);
+      for (const m of text.matchAll(/(?<!function )\b(installReadCommittedFix|installConcurrentTransactionsRetry|installCoordinatorCache)\(\)/g)) installs.push(`${relative(root, file)} ${m[1]}`);
       if (/new Kafka\(/.test(text)) direct.push(relative(root, file));
     }
-    assert.deepEqual(installs.sort(), ['lib/kafka/client.ts installConcurrentTransactionsRetry', 'lib/kafka/client.ts installReadCommittedFix']);
+    assert.deepEqual(installs.sort(), ['lib/kafka/client.ts installConcurrentTransactionsRetry', 'lib/kafka/client.ts installCoordinatorCache', 'lib/kafka/client.ts installReadCommittedFix']);
     assert.deepEqual(direct, ['lib/kafka/client.ts']);
   });
 });
