@@ -3,13 +3,17 @@
 // so `npm run stack -- up` followed by any command just works.
 import type { Command } from 'commander';
 import { connectionEnv, connectionSchema, readConfigFile, resolveConfig, type ConnectionConfig } from '../lib/config.js';
+import { connectionProblems, preflight } from '../lib/secure-connection.js';
 import { readStackConnection } from '../lib/stack-connection.js';
+import { addSettingFlags } from './options.js';
 
+/** --config and a flag for every connection setting (TLS, SASL and registry credentials included). */
 export function connectionOptions(command: Command): Command {
-  return command
+  command
     .option('--config <file>', 'YAML or JSON file of settings (env KUBETRAIL_CONFIG)')
     .option('--kafka-brokers <list>', 'Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BROKERS)')
     .option('--schema-registry-url <url>', 'Confluent-compatible Schema Registry URL (env SCHEMA_REGISTRY_URL)');
+  return addSettingFlags(command, connectionEnv, new Set(['kafkaBrokers', 'schemaRegistryUrl']));
 }
 
 /** The local stack's settings, if one was started from this checkout (read from its file: stack/ is not loaded). */
@@ -36,13 +40,20 @@ export function configFile(options: { config?: string }): Record<string, unknown
   return readConfigFile(options.config ?? process.env.KUBETRAIL_CONFIG);
 }
 
-export function loadConnection(options: Record<string, unknown>): ConnectionConfig {
+/**
+ * The connection settings, checked: a bad value, missing credentials or TLS material, or a broker
+ * or registry whose certificate this client does not trust (one TLS handshake each, see
+ * lib/secure-connection.ts preflight) is a ConfigError naming the setting (exit 2).
+ */
+export async function loadConnection(options: Record<string, unknown>): Promise<ConnectionConfig> {
   const stack = localStackSettings();
   const file = configFile(options as { config?: string });
   const fallback: Record<string, unknown> = {};
   if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
   if (stack.SCHEMA_REGISTRY_URL) fallback.schemaRegistryUrl = stack.SCHEMA_REGISTRY_URL;
-  return resolveConfig(connectionSchema, connectionEnv, { flags: options, file: { ...fallback, ...file } });
+  const connection = resolveConfig(connectionSchema, connectionEnv, { flags: options, file: { ...fallback, ...file } }, connectionProblems);
+  await preflight(connection);
+  return connection;
 }
 
 /** KUBECONFIG for commands that talk to Kubernetes: flag/env, else the local stack's. */

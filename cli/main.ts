@@ -2,6 +2,7 @@
 // kubetrail: one command for the services, the tools and the local stack.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config.js';
+import { redactText } from '../lib/redact.js';
 import { registerStackCommand } from './stack.js';
 import { registerProduceCommand } from './produce.js';
 import { registerProcessCommand } from './process.js';
@@ -33,6 +34,6 @@ try {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   // Conventional exit codes: 2 for bad usage or configuration, 1 for a failure at run time.
   const usage = error instanceof ConfigError;
-  process.stderr.write(`kubetrail: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`kubetrail: ${redactText(error instanceof Error ? error.message : String(error))}\n`);
   process.exit(usage ? 2 : 1);
 }

@@ -7,6 +7,7 @@ import { ConfigError, connectionEnv, connectionSchema, resolveConfig } from '../
 import { createLogger } from '../lib/log.js';
 import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { runProcessor } from '../lib/kit/runner.js';
+import { connectionProblems, preflight } from '../lib/secure-connection.js';
 import { configFile, localStackSettings } from './connection.js';
 import { addSettingFlags, settingFlags } from './options.js';
 import { untilSignal } from './signals.js';
@@ -57,10 +58,12 @@ export function loadProcessorServiceConfig(options: Record<string, unknown>) {
   const fallback: Record<string, unknown> = {};
   if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
   if (stack.SCHEMA_REGISTRY_URL) fallback.schemaRegistryUrl = stack.SCHEMA_REGISTRY_URL;
-  return resolveConfig(processorServiceSchema, processorServiceEnv, {
-    flags: settingFlags(options, processorServiceEnv),
-    file: { ...fallback, ...configFile(options as { config?: string }) },
-  });
+  return resolveConfig(
+    processorServiceSchema,
+    processorServiceEnv,
+    { flags: settingFlags(options, processorServiceEnv), file: { ...fallback, ...configFile(options as { config?: string }) } },
+    connectionProblems,
+  );
 }
 
 export function registerProcessCommand(program: Command): void {
@@ -70,6 +73,7 @@ export function registerProcessCommand(program: Command): void {
     .option('--config <file>', 'YAML or JSON file of settings (env KUBETRAIL_CONFIG)');
   addSettingFlags(command, processorServiceEnv).action(async (name: string, options: Record<string, unknown>) => {
     const config = loadProcessorServiceConfig(options);
+    await preflight(config);
     // An unknown processor name is a usage error (exit 2), like any other bad setting.
     const definition = await loadProcessor(name).catch((error: unknown) => {
       throw error instanceof ProcessorNotFoundError ? new ConfigError(error.message) : error;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadProducerConfig, producerEnv } from '../producer/config.js';
 import { startProducer } from '../producer/service.js';
 import { createLogger } from '../lib/log.js';
+import { preflight } from '../lib/secure-connection.js';
 import { configFile, localStackSettings } from './connection.js';
 import { addSettingFlags, settingFlags } from './options.js';
 import { untilSignal } from './signals.js';
@@ -22,6 +23,7 @@ export function registerProduceCommand(program: Command): void {
       flags: settingFlags(options, producerEnv),
       file: { ...fallback, ...configFile(options as { config?: string }) },
     });
+    await preflight(config);
     const logger = createLogger('producer');
     const handle = await startProducer(config, logger);
     await untilSignal(logger, () => handle.stop());

@@ -161,7 +161,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', help);
   catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>) => {
-    const connection = loadConnection(options);
+    const connection = await loadConnection(options);
     const delivery = String(options.delivery);
     if (delivery !== 'exactly-once' && delivery !== 'at-least-once') throw new ConfigError(`--delivery: '${delivery}' is not exactly-once or at-least-once`);
     let from: ReplayFrom;

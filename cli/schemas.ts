@@ -78,7 +78,7 @@ export function registerSchemasCommand(program: Command): void {
     )
     .option('--schema <subject=file.avsc>', 'check this schema file against this subject instead of the local schemas (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
   catalogOptions(connectionOptions(check), { partitions: false }).action(async (options: Record<string, unknown>) => {
-    const connection = loadConnection(options);
+    const connection = await loadConnection(options);
     const given = (options.schema as string[] | undefined) ?? [];
     let checks: SchemaToCheck[];
     if (given.length > 0) {

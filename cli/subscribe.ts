@@ -163,7 +163,7 @@ export function registerSubscribeCommand(program: Command): void {
       .option('--max <count>', 'exit after printing this many records', (v) => Number(v))
       .option('--idle-exit <ms>', 'exit when no record arrived for this long', (v) => Number(v)),
   ).action(async (topic: string, options) => {
-    const connection = loadConnection(options);
+    const connection = await loadConnection(options);
     const logger = createLogger('subscribe', process.env.LOG_LEVEL ?? 'warn');
     const kafka = createKafka(connection, logger, 'kubetrail-subscribe');
     const registry = createRegistry(connection);

@@ -10,6 +10,7 @@ import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
 import { defaultTopicSettings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
+import { createLogger } from '../lib/log.js';
 import type { Catalog, CatalogTopic } from '../lib/catalog.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
 import { catalogOptions, loadCatalog } from './catalog-options.js';
@@ -219,14 +220,14 @@ export function registerTopicsCommand(program: Command): void {
     .option('--raw-retention-ms <ms>', `retention.ms of the raw topic when it is created (-1: forever, so replay can reprocess everything) (env KUBETRAIL_RAW_RETENTION_MS)`)
     .option('--dry-run', 'only say what would be created or registered');
   catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
-    const connection = loadConnection(options);
+    const connection = await loadConnection(options);
     const catalog = await loadCatalog(options);
     // The same setting the producer reads (flag, KUBETRAIL_RAW_RETENTION_MS, config file).
     const { rawRetentionMs } = resolveTopicSettings({
       flags: options.rawRetentionMs === undefined ? {} : { rawRetentionMs: options.rawRetentionMs },
       file: configFile(options as { config?: string }),
     });
-    const logger = pino({ name: 'topics-init', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    const logger = createLogger('topics-init', process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
     const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-topics-init`);
     const result = await initTopics(kafka, connection, catalog, { dryRun: options.dryRun === true, rawRetentionMs, out: (line) => process.stdout.write(`${line}\n`) });
     if (result.problems > 0) process.exitCode = 1;

@@ -1,11 +1,18 @@
-// Structured JSON logs (pino) for every service; kafkajs' own logs are routed through it.
-import { pino, type Logger } from 'pino';
+// Structured JSON logs (pino) for every service; kafkajs' own logs are routed through it. Every
+// line passes through lib/redact.ts on its way out: no secret and no URL userinfo is ever written.
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { logLevel, type logCreator } from 'kafkajs';
+import { redactText } from './redact.js';
 
 export type { Logger };
 
-export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name, level, base: { service: name } });
+/** pino options that make every written line pass through redactText. */
+export const redactingHooks: NonNullable<LoggerOptions['hooks']> = { streamWrite: redactText };
+
+/** A service's logger: JSON lines on stdout (or the destination given), secrets redacted. */
+export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  const options: LoggerOptions = { name, level, base: { service: name }, hooks: redactingHooks };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

@@ -1,8 +1,12 @@
 // The few Confluent Schema Registry REST calls the tools need that the registry client
 // (@kafkajs/confluent-schema-registry) does not answer plainly: is a schema registered under a
 // subject, what is a subject's latest version, is a schema compatible with it. Works with
-// Confluent's registry and with Apicurio's ccompat API; basic auth when a username is set.
+// Confluent's registry and with Apicurio's ccompat API; basic auth when a username is set, and over
+// https the same CA and client certificate as the registry client (lib/secure-connection.ts).
+import { request as httpRequest, type Agent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { ConnectionConfig } from './config.js';
+import { registryAgent, resolveSecurity } from './secure-connection.js';
 
 export class RegistryError extends Error {
   override name = 'RegistryError';
@@ -27,44 +31,63 @@ interface LatestVersion {
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
+type RegistrySettings = Pick<
+  ConnectionConfig,
+  'schemaRegistryUrl' | 'schemaRegistryUsername' | 'schemaRegistryPassword' | 'schemaRegistryPasswordFile' | 'schemaRegistryCaFile' | 'schemaRegistryCertFile' | 'schemaRegistryKeyFile'
+>;
+
 export class RegistryApi {
+  /** The URL without userinfo: the only form that appears in messages. */
   private readonly base: string;
   private readonly authorization: string | undefined;
+  private readonly agent: Agent | undefined;
 
   constructor(
-    connection: Pick<ConnectionConfig, 'schemaRegistryUrl' | 'schemaRegistryUsername' | 'schemaRegistryPassword'>,
+    connection: RegistrySettings,
     private readonly timeoutMs = 15_000,
   ) {
-    this.base = connection.schemaRegistryUrl.replace(/\/+$/, '');
-    this.authorization =
-      connection.schemaRegistryUsername !== undefined
-        ? `Basic ${Buffer.from(`${connection.schemaRegistryUsername}:${connection.schemaRegistryPassword ?? ''}`).toString('base64')}`
-        : undefined;
+    // Only the registry's settings matter here; Kafka's are given placeholders that check clean.
+    const security = resolveSecurity({ kafkaBrokers: ['unused:9092'], kafkaClientId: 'kubetrail', kafkaSaslAllowPlaintext: false, ...connection });
+    this.base = security.registry.url.replace(/\/+$/, '');
+    const auth = security.registry.auth;
+    this.authorization = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined;
+    this.agent = registryAgent(security);
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
     const headers: Record<string, string> = { accept: CONTENT_TYPE };
     if (body !== undefined) headers['content-type'] = CONTENT_TYPE;
     if (this.authorization) headers.authorization = this.authorization;
-    let response: Response;
+    let answer: { status: number; text: string };
     try {
-      response = await fetch(`${this.base}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      answer = await this.send(method, `${this.base}${path}`, headers, body === undefined ? undefined : JSON.stringify(body));
     } catch (error) {
       throw new RegistryError(`Schema Registry ${this.base} did not answer ${method} ${path}: ${(error as Error).message}`);
     }
-    const text = await response.text();
+    const { status, text } = answer;
     let json: Record<string, unknown> = {};
     try {
       json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     } catch {
       json = { message: text.slice(0, 500) };
     }
-    return { status: response.status, json };
+    return { status, json };
+  }
+
+  /** One request with node:http(s), so the https agent (CA, client certificate) applies. */
+  private send(method: string, url: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string }> {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+    return new Promise((resolveSend, reject) => {
+      const req = request(url, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolveSend({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   private fail(what: string, status: number, json: Record<string, unknown>): never {

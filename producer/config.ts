@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { connectionEnv, connectionSchema, resolveConfig, ConfigError } from '../lib/config.js';
 import { topicSettingsEnv, topicSettingsSchema } from '../lib/topics.js';
+import { connectionProblems } from '../lib/secure-connection.js';
 
 export const operations = ['ADDED', 'MODIFIED', 'DELETED', 'READ'] as const;
 export type OperationName = (typeof operations)[number];
@@ -130,7 +131,7 @@ export function finishConfig(parsed: z.output<typeof producerSchema>): ProducerC
 
 /** The producer's configuration from flags, environment (default process.env) and file. */
 export function loadProducerConfig(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: Record<string, unknown> } = {}): ProducerConfig {
-  return finishConfig(resolveConfig(producerSchema, producerEnv, sources));
+  return finishConfig(resolveConfig(producerSchema, producerEnv, sources, connectionProblems));
 }
 
 /** A fingerprint of what is selected: a checkpoint taken under another selection is not resumed. */
