@@ -176,7 +176,9 @@ function resolve(c: ConnectionConfig, problems: SettingProblem[]): ResolvedSecur
     if (!tlsOn && !c.kafkaSaslAllowPlaintext) {
       problems.push({
         key: 'kafkaSaslMechanism',
-        message: `${mechanism} over a connection without TLS would send the credentials (and every record) in clear: turn TLS on (kafkaSsl) or, on a trusted network only, set kafkaSaslAllowPlaintext=true`,
+        message:
+          `${mechanism} over a connection without TLS would send the credentials (and every record) in clear: turn TLS on (kafkaSsl), ` +
+          `or, on a trusted network only, set kafkaSaslAllowPlaintext to true (${howToSet('kafkaSaslAllowPlaintext')})`,
       });
     }
     if (mechanism === 'oauthbearer') {

@@ -138,7 +138,7 @@ export async function requireInputTopic(admin: Admin, topic: string, processor: 
   if (count === undefined) {
     throw new TopicError(
       `input topic '${topic}' of processor '${processor}' does not exist: it is created by its producer (start the producer first), ` +
-        `or name another one with the input topic override`,
+        `or name another one with the input topic override (on a cluster with ACLs, a topic this client may not DESCRIBE looks absent too)`,
     );
   }
   return count;

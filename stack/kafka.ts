@@ -67,7 +67,7 @@ const toolsLog4j2 = `<?xml version="1.0" encoding="UTF-8"?>
 </Configuration>
 `;
 
-function brokerLog4j2(logFile: string): string {
+export function brokerLog4j2(logFile: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by kubetrail at each start. INFO goes to the broker log file; only warnings reach the
      console, which the stack orchestrator captures next to the other services' output. -->
@@ -157,7 +157,7 @@ async function clusterIdOf(dataDir: string): Promise<string> {
   return id;
 }
 
-function jvmCommand(ctx: StackContext, jvmOptions: string[], mainClass: string, args: string[]): LaunchSpec {
+export function jvmCommand(ctx: StackContext, jvmOptions: string[], mainClass: string, args: string[]): LaunchSpec {
   return {
     command: findJava(kafkaMinJava),
     args: [...jvmOptions, '-cp', kafkaClasspath(ctx), mainClass, ...args],

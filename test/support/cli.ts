@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const cliArgs = process.env.KUBETRAIL_TEST_CLI === 'dist' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
+/** node's arguments that run `kubetrail` (from the checkout's root). */
+export const cliArgs = process.env.KUBETRAIL_TEST_CLI === 'dist' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
+export const cliRoot = repoRoot;
 
 export interface CliResult {
   code: number | null;
@@ -12,10 +14,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `kubetrail <args>`; rejects (after SIGKILL) when it has not exited within timeoutMs. */
-export function runCli(args: string[], timeoutMs = 50_000): Promise<CliResult> {
+/** `kubetrail <args>`; rejects (after SIGKILL) when it has not exited within timeoutMs. `env` is added to the test's. */
+export function runCli(args: string[], timeoutMs = 50_000, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
