@@ -3,6 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
+import { createLogger } from '../lib/log.js';
 import { ConfigError } from '../lib/config.js';
 import { loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { processorTopics, producerTopicSettings } from '../lib/catalog.js';
@@ -194,7 +195,7 @@ export function registerReplayCommand(program: Command): void {
     for (const topic of Object.values(outputs)) if (topic === input) throw new ConfigError(`output topic '${topic}' is the input topic`);
 
     const groupId = replayGroupId(own.groupId);
-    const logger = pino({ name: `replay-${name}`, level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    const logger = createLogger(`replay-${name}`, process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
     const view = new ProgressView(`replay ${name}`);
     const controller = new AbortController();
     const interrupt = () => {
