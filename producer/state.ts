@@ -14,6 +14,8 @@
 //       having read everything committed before (the previous leader is fenced by then).
 import { randomUUID } from 'node:crypto';
 import type { PartitionReader } from '../lib/kafka/topic-reader.js';
+import type { KafkaMessage } from 'kafkajs';
+import { sleep } from '../lib/async.js';
 
 export const allNamespaces = '*';
 
@@ -119,29 +121,31 @@ export async function readState(
       reject(new Error(`reading ${options.topic} did not reach the marker within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
   });
-  const read = reader.readToEnd(
-    options.topic,
-    0,
-    (message) => {
-      // Stop at the marker: what was committed before it is what the state is.
+  const apply = (message: KafkaMessage) => {
+    // Stop at the marker: what was committed before it is what the state is.
+    if (found) return;
+    const key = message.key?.toString('utf8');
+    if (!key) return;
+    const marker = applyStateRecord(options.stream, snapshot, key, message.value, want);
+    if (marker?.nonce === options.nonce) found = true;
+  };
+  // The marker's transaction has committed, but its commit marker (and so the last stable offset
+  // a read_committed read stops at) may be written a few milliseconds later: read on from where
+  // the last read ended until the marker shows.
+  const readUntilMarker = async (): Promise<void> => {
+    let from: number | undefined;
+    for (;;) {
+      const result = await reader.readToEnd(options.topic, 0, apply, { cancelled: () => found || timedOut, from });
       if (found) return;
-      const key = message.key?.toString('utf8');
-      if (!key) return;
-      const marker = applyStateRecord(options.stream, snapshot, key, message.value, want);
-      if (marker?.nonce === options.nonce) found = true;
-    },
-    { cancelled: () => found || timedOut },
-  );
+      if (!result.complete) throw new Error(`reading ${options.topic} was cancelled before the marker`);
+      from = result.endOffset;
+      await sleep(10);
+    }
+  };
+  const read = readUntilMarker();
   read.catch(() => undefined);
   try {
-    const result = await Promise.race([read, timeout]);
-    if (!found) {
-      throw new Error(
-        result.complete
-          ? `reading ${options.topic} up to offset ${result.endOffset} did not meet the marker ${options.nonce} (was it committed?)`
-          : `reading ${options.topic} was cancelled before the marker`,
-      );
-    }
+    await Promise.race([read, timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -67,6 +67,8 @@ export interface ReadOptions {
   heartbeat?: () => Promise<void>;
   /** Stop early (shutdown): readToEnd then resolves with complete = false. */
   cancelled?: () => boolean;
+  /** Start here instead of the partition's first offset (where an earlier read ended). */
+  from?: number;
 }
 
 export interface ReadResult {
@@ -132,6 +134,7 @@ export class PartitionReader {
 
   private async read(topic: string, partition: number, onMessage: (message: KafkaMessage) => void, options: ReadOptions): Promise<ReadResult> {
     let { start: next, end } = await this.bounds(topic, partition);
+    if (options.from !== undefined) next = Math.max(next, options.from);
     let records = 0;
     let failures = 0;
     let empty = 0;
