@@ -23,10 +23,20 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /** kafkajs logs through the service's logger, as one JSON line each, tagged component=kafkajs. */
+/**
+ * kafkajs logs every error response at error level, before the caller decides what it means.
+ * CONCURRENT_TRANSACTIONS is expected (a transaction right after a commit, lib/kafka/
+ * concurrent-transactions.ts retries it in milliseconds and counts it): debug, not error.
+ */
+function expected(extra: Record<string, unknown>): boolean {
+  return typeof extra.error === 'string' && extra.error.startsWith('The producer attempted to update a transaction while another concurrent operation');
+}
+
 export function kafkaLogCreator(logger: Logger): logCreator {
   const child = logger.child({ component: 'kafkajs' });
   return () => ({ level, log }) => {
     const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
-    child[kafkaLevels[level] ?? 'info'](extra, message);
+    const method = expected(extra) ? 'debug' : (kafkaLevels[level] ?? 'info');
+    child[method](extra, message);
   };
 }
