@@ -15,7 +15,7 @@
 // here takes far fewer writes of these objects.
 //
 // Two pipelines run side by side, each with its own namespace, workflows, topics and subscriber:
-// kubetrail's (kafkajs patched to retry CONCURRENT_TRANSACTIONS after 10-50 ms,
+// kubetrail's (kafkajs patched to retry CONCURRENT_TRANSACTIONS after 2-50 ms,
 // lib/kafka/concurrent-transactions.ts) and a reference whose two children run with
 // KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' stock retry, 300 ms and up). Only one is written
 // to at a time; the other idles. The rates: 5 and 10/s (8 s steps), then 20 and 40/s (the engine

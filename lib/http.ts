@@ -27,7 +27,7 @@ export function createMetricsRegistry(service: string): Registry {
   });
   new Counter({
     name: 'kubetrail_kafka_concurrent_transactions_retries_total',
-    help: 'Retries of those requests, each after 10 to 50 ms',
+    help: 'Retries of those requests, each after 2 to 50 ms',
     registers: [registry],
     collect() {
       this.reset();

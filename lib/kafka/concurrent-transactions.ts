@@ -4,7 +4,7 @@
 // milliseconds. kafkajs hands that error to its general retrier, whose first wait is the client's
 // initialRetryTime (300 ms here, sized to ride out a broker restart), and it does not retry it at
 // all for AddOffsetsToTxn (kafkajs #304). That wait was the pipeline's whole latency tail. Java's
-// client retries it after 20 ms (KAFKA-5477); this does the same inside Broker#addPartitionsToTxn
+// client retries it after 20 ms (KAFKA-5477); this retries sooner still inside Broker#addPartitionsToTxn
 // and Broker#addOffsetsToTxn, so kafkajs' retrier never sees it, and counts how often it happened.
 //
 // Benchmarking switch, not for production: KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 in the environment
@@ -17,8 +17,12 @@ import { sleep } from '../async.js';
 
 const require = createRequire(import.meta.url);
 
-/** Waits before each retry: 10, 20, 40 ms, then 50 ms; about 2 s in all before kafkajs takes over. */
-const DELAYS_MS = [10, 20, 40, ...Array<number>(40).fill(50)];
+/**
+ * Waits before each retry: 2, 4, 8, 16, 32 ms, then 50 ms; about 2 s in all before kafkajs takes
+ * over. The markers usually land within a few milliseconds, and each retry is one round trip on
+ * the coordinator, so the first waits are short: a collision costs a few ms, not tens.
+ */
+const DELAYS_MS = [2, 4, 8, 16, 32, ...Array<number>(39).fill(50)];
 
 const counts = { requests: 0, retries: 0 };
 
