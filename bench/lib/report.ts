@@ -118,9 +118,16 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         x.keepsUp ? 'yes' : 'no',
       ];
       const runs: unknown[][] = [];
+      // Each run at a target rate is followed by its reference run (the n-th of that rate).
+      const seen = new Map<number, number>();
+      const stepSeconds = Math.min(...lat.steps.map((x: Any) => x.seconds));
       for (const s of lat.steps) {
         runs.push(row(`step (${fmt(s.seconds, 0)} s)`, s));
-        for (const ref of lat.references ?? []) if (ref.targetPerSec === s.targetPerSec) runs.push(row(`reference (${fmt(ref.seconds, 0)} s)`, ref));
+        if (s.seconds <= stepSeconds + 1 && lat.steps.some((x: Any) => x.seconds > stepSeconds + 1)) continue;
+        const n = seen.get(s.targetPerSec) ?? 0;
+        seen.set(s.targetPerSec, n + 1);
+        const ref = (lat.references ?? []).filter((x: Any) => x.targetPerSec === s.targetPerSec)[n];
+        if (ref) runs.push(row(`reference (${fmt(ref.seconds, 0)} s)`, ref));
       }
       runs.push(row(`steady (${fmt(lat.steady.seconds, 0)} s)`, lat.steady));
       out.push(
