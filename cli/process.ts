@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigError, connectionEnv, connectionSchema, resolveConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
-import { runProcessor } from '../lib/kit/runner.js';
+import { DEFAULT_MAX_BYTES_PER_PARTITION, runProcessor } from '../lib/kit/runner.js';
 import { connectionProblems, preflight } from '../lib/secure-connection.js';
 import { configFile, localStackSettings } from './connection.js';
 import { addSettingFlags, settingFlags } from './options.js';
@@ -38,6 +38,8 @@ export const processorServiceSchema = connectionSchema.extend({
   /** /healthz, /readyz and /metrics; -1 disables. */
   httpPort: z.coerce.number().int().min(-1).max(65_535).default(8080),
   maxBatchRecords: z.coerce.number().int().min(1).default(500),
+  /** Bytes fetched per input partition per request; a transaction holds at most one fetch (BENCHMARKS.md F2). */
+  maxBytesPerPartition: z.coerce.number().int().min(65_536).default(DEFAULT_MAX_BYTES_PER_PARTITION),
 });
 
 export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSchema>, string> = {
@@ -51,6 +53,7 @@ export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSc
   startFrom: 'KUBETRAIL_START_FROM',
   httpPort: 'KUBETRAIL_HTTP_PORT',
   maxBatchRecords: 'KUBETRAIL_MAX_BATCH_RECORDS',
+  maxBytesPerPartition: 'KUBETRAIL_MAX_BYTES_PER_PARTITION',
 };
 
 export function loadProcessorServiceConfig(options: Record<string, unknown>) {
@@ -87,6 +90,7 @@ export function registerProcessCommand(program: Command): void {
       fromBeginning: config.startFrom === 'beginning',
       httpPort: config.httpPort < 0 ? undefined : config.httpPort,
       maxBatchRecords: config.maxBatchRecords,
+      maxBytesPerPartition: config.maxBytesPerPartition,
       handleSignals: false,
       topics: {
         input: config.inputTopic,
