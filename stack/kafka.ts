@@ -94,6 +94,24 @@ export function brokerLog4j2(logFile: string): string {
 `;
 }
 
+/** What a one-node cluster needs (the embedded broker and the secured test broker alike). */
+export const singleNodeSettings: Array<[string, string | number]> = [
+  // A single broker: every internal topic must be satisfied by one replica, or consumer
+  // groups, transactions and share groups never become available.
+  ['default.replication.factor', 1],
+  ['min.insync.replicas', 1],
+  ['offsets.topic.replication.factor', 1],
+  ['transaction.state.log.replication.factor', 1],
+  ['transaction.state.log.min.isr', 1],
+  ['share.coordinator.state.topic.replication.factor', 1],
+  ['share.coordinator.state.topic.min.isr', 1],
+  // Fewer internal partitions (default 50 each) make the first group/transaction much faster.
+  ['offsets.topic.num.partitions', 1],
+  ['transaction.state.log.num.partitions', 1],
+  ['share.coordinator.state.topic.num.partitions', 1],
+  ['num.partitions', 1],
+];
+
 function serverProperties(ctx: StackContext, kafkaDataDir: string): string {
   const { host, ports } = ctx;
   const settings: Array<[string, string | number]> = [
@@ -109,20 +127,7 @@ function serverProperties(ctx: StackContext, kafkaDataDir: string): string {
     ['controller.listener.names', 'CONTROLLER'],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['log.dirs', kafkaDataDir],
-    // A single broker: every internal topic must be satisfied by one replica, or consumer
-    // groups, transactions and share groups never become available.
-    ['default.replication.factor', 1],
-    ['min.insync.replicas', 1],
-    ['offsets.topic.replication.factor', 1],
-    ['transaction.state.log.replication.factor', 1],
-    ['transaction.state.log.min.isr', 1],
-    ['share.coordinator.state.topic.replication.factor', 1],
-    ['share.coordinator.state.topic.min.isr', 1],
-    // Fewer internal partitions (default 50 each) make the first group/transaction much faster.
-    ['offsets.topic.num.partitions', 1],
-    ['transaction.state.log.num.partitions', 1],
-    ['share.coordinator.state.topic.num.partitions', 1],
-    ['num.partitions', 1],
+    ...singleNodeSettings,
     // After a kill -9 the controller refuses the restarted broker (DUPLICATE_BROKER_REGISTRATION)
     // until the dead incarnation's session expires: 9 s by default, 3 s here.
     ['broker.session.timeout.ms', 3_000],

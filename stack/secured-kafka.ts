@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { brokerLog4j2, jvmCommand, kafka as kafkaService } from './kafka.js';
+import { brokerLog4j2, jvmCommand, kafka as kafkaService, singleNodeSettings } from './kafka.js';
 import type { StackContext } from './service.js';
 import { runCommand } from './jvm.js';
 import { freePort, isOurProcess, sleep, spawnDetached, stopProcess, tailOf } from './processes.js';
@@ -128,17 +128,7 @@ function serverProperties(dir: string, certs: string, ports: SecuredKafkaPorts):
     ['super.users', 'User:broker;User:admin'],
     ['allow.everyone.if.no.acl.found', 'false'],
     // One node: as the embedded stack's broker.
-    ['default.replication.factor', 1],
-    ['min.insync.replicas', 1],
-    ['offsets.topic.replication.factor', 1],
-    ['transaction.state.log.replication.factor', 1],
-    ['transaction.state.log.min.isr', 1],
-    ['share.coordinator.state.topic.replication.factor', 1],
-    ['share.coordinator.state.topic.min.isr', 1],
-    ['offsets.topic.num.partitions', 1],
-    ['transaction.state.log.num.partitions', 1],
-    ['share.coordinator.state.topic.num.partitions', 1],
-    ['num.partitions', 1],
+    ...singleNodeSettings,
     ['group.initial.rebalance.delay.ms', 0],
     ['auto.create.topics.enable', 'false'],
   ];
