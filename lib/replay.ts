@@ -292,11 +292,19 @@ async function warnAboutLiveGroup(admin: Admin, options: ReplayOptions, input: s
  * the targets already hold are not sent. The dedupe reads the encoded output (decoded once for its
  * canonical form), so each output is encoded once, by the task.
  */
-function replayHooks(ranges: PartitionRange[], targets: Map<string, OutputTarget>, dedupe: ReplayDedupe<EncodedOutput>, useIndex: boolean, counters: { pastGoal: number }): TaskHooks {
+function replayHooks(ranges: PartitionRange[], targets: Map<string, OutputTarget>, dedupe: ReplayDedupe<EncodedOutput>, useIndex: boolean, counters: { pastGoal: number; beforeStart: number }): TaskHooks {
   const goals = new Map(ranges.map((r) => [r.partition, r.goal]));
+  const starts = new Map(ranges.map((r) => [r.partition, r.start]));
   return {
     acceptInput(partition, offset) {
-      if (Number(offset) < (goals.get(partition) ?? 0)) return true;
+      const at = Number(offset);
+      // Before the start: only after a consumer restart without a commit yet (kafkajs then starts
+      // the fresh group at the log start); passed over, not counted as read.
+      if (at < (starts.get(partition) ?? 0)) {
+        counters.beforeStart++;
+        return false;
+      }
+      if (at < (goals.get(partition) ?? 0)) return true;
       counters.pastGoal++;
       return false;
     },
@@ -370,6 +378,7 @@ async function runRanges(options: ReplayOptions, topics: ResolvedTopics, ranges:
     topics: { input: topics.input, outputs: topics.outputs, changelog: topics.changelog, deadLetter: topics.deadLetter },
     mode: options.mode ?? 'exactly-once',
     fromBeginning: true,
+    startOffsets: new Map(ranges.filter((r) => r.start > 0).map((r) => [r.partition, r.start])),
     handleSignals: false,
     logger: options.logger,
     maxBatchRecords: options.maxBatchRecords,
@@ -440,18 +449,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     }
 
     const dedupe = new ReplayDedupe<EncodedOutput>(index);
-    const counters = { pastGoal: 0 };
+    const counters = { pastGoal: 0, beforeStart: 0 };
     const hooks = replayHooks(ranges, targets, dedupe, index.records > 0, counters);
-    // From the beginning, the fresh group starts where runProcessor's fromBeginning puts it (the
-    // log start). Only a later start is committed first: kafkajs' admin.setOffsets joins the group
-    // with a consumer of default settings and waits for its first fetch, all partitions paused,
-    // which takes that consumer's maxWaitTimeInMs (5 s) even with nothing to do.
+    // The fresh group starts at each range's start: the runner seeks there when a partition is
+    // first assigned (no offsets are committed beforehand: kafkajs' admin.setOffsets waits out a
+    // whole fetch of a paused consumer, 5 s), and the task ignores anything outside the range.
     groupUsed = true;
-    if (options.from.kind !== 'beginning') {
-      await admin.setOffsets({ groupId, topic: topics.input, partitions: ranges.map((r) => ({ partition: r.partition, offset: String(r.start) })) });
-    }
     const run = await runRanges(options, topics, ranges, hooks, onEvent);
-    summarize(report, run, counters.pastGoal, dedupe);
+    summarize(report, run, counters, dedupe);
     // Compacted keys the replay left behind the topic's value: its last output for them.
     if (!report.interrupted) {
       const writes = dedupe.finalWrites();
@@ -469,12 +474,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   return report;
 }
 
-function summarize(report: ReplayReport, run: RangeRun, pastGoal: number, dedupe: ReplayDedupe<EncodedOutput>): void {
+function summarize(report: ReplayReport, run: RangeRun, counters: { pastGoal: number; beforeStart: number }, dedupe: ReplayDedupe<EncodedOutput>): void {
+  const { pastGoal, beforeStart } = counters;
   const { stats } = run;
   report.processingMs = run.processingMs;
   report.interrupted = run.interrupted;
   // Records past the goal are read by the consumer but not processed: the task ignores them.
-  report.recordsRead = stats.recordsIn - pastGoal;
+  report.recordsRead = stats.recordsIn - pastGoal - beforeStart;
   report.ignoredPastGoal = pastGoal;
   report.deadLetters.count = Object.values(stats.deadLetters).reduce((n, c) => n + (c ?? 0), 0);
   report.deadLetters.byReason = stats.deadLetters;

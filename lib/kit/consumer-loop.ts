@@ -20,6 +20,12 @@ export interface ConsumerLoopOptions {
   metrics: RunnerMetrics;
   logger: Logger;
   newUnit: (partition: number) => PartitionUnit;
+  /**
+   * Where a fresh group starts in these partitions (partition → offset): each is sought once, when
+   * first assigned, instead of committing offsets beforehand (kafkajs' admin.setOffsets waits out
+   * a whole fetch of a paused consumer, 5 s).
+   */
+  startOffsets?: ReadonlyMap<number, number>;
   /** A fetch held only transaction markers or aborted records: kafkajs moves past them without a batch. */
   onEmptyBatch?: (partition: number, nextOffset: number) => void;
   /** The consumer failed and kafkajs will not restart it. */
@@ -32,6 +38,7 @@ export class ConsumerLoop {
   /** eachBatch calls in progress: kafkajs may return from disconnect() during a rebalance before they end. */
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
+  private readonly sought = new Set<number>();
   joined = false;
 
   constructor(private readonly options: ConsumerLoopOptions) {
@@ -86,6 +93,12 @@ export class ConsumerLoop {
       if (unit.isReady) revoked.push(p);
       this.options.metrics.dropLag(p);
       void unit.queue.run(() => unit.reset());
+    }
+    for (const p of assigned) {
+      const offset = this.options.startOffsets?.get(p);
+      if (offset === undefined || this.sought.has(p)) continue;
+      this.sought.add(p);
+      this.consumer.seek({ topic: this.options.inputTopic, partition: p, offset: String(offset) });
     }
     this.options.metrics.assigned.set(assigned.size);
     this.options.logger.info({ assigned: [...assigned].sort((a, b) => a - b), revoked, generation: memberId }, 'joined the group');

@@ -68,6 +68,8 @@ export interface RunProcessorOptions {
   hooks?: TaskHooks;
   /** Called after each committed chunk with the partition and its next offset (replay's progress). */
   onCommit?: (partition: number, nextOffset: number) => void;
+  /** Where a fresh group starts, per input partition (replay's --from); the others start per fromBeginning. */
+  startOffsets?: ReadonlyMap<number, number>;
   /** Called when a fetch held only transaction markers or aborted records, with the offset after them. */
   onEmptyBatch?: (partition: number, nextOffset: number) => void;
 }
@@ -137,6 +139,7 @@ function createWorkers(
     metrics,
     logger,
     onEmptyBatch: options.onEmptyBatch,
+    startOffsets: options.startOffsets,
     newUnit: (partition) => new PartitionUnit(partition, { task, delivery: delivery!, restorer, metrics, logger, maxBatchRecords, onCommit: options.onCommit }),
     onFatal,
   });
