@@ -3,6 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { CompressionTypes, Partitioners, logLevel, type Kafka, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { ConnectionConfig } from '../../lib/config.js';
@@ -14,8 +17,29 @@ import type { RunProcessorOptions } from '../../lib/kit/runner.js';
 import { createLogger, type Logger } from '../../lib/log.js';
 import { after, before } from 'node:test';
 
+/** Where in-process services of the tests log: one file per logger, out of the test reporter's output. */
+export const testLogsDir = fileURLToPath(new URL('../../.kubetrail/test-logs/', import.meta.url));
+const testLogFiles = new Set<string>();
+
+/**
+ * The logger of a service run inside a test: warnings and errors to .kubetrail/test-logs/<name>.log
+ * (LOG_LEVEL changes the level). When the test file fails, the tail of each of its logs is printed.
+ */
 export function quietLogger(name: string): Logger {
-  return createLogger(name, process.env.LOG_LEVEL ?? 'warn');
+  mkdirSync(testLogsDir, { recursive: true });
+  const file = join(testLogsDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
+  if (testLogFiles.size === 0) process.once('exit', (code) => printLogTails(code));
+  testLogFiles.add(file);
+  return createLogger(name, process.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: file, sync: true, append: true }));
+}
+
+function printLogTails(code: number): void {
+  if (code === 0 && !process.exitCode) return;
+  for (const file of testLogFiles) {
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : [];
+    if (lines.length === 0 || lines[0] === '') continue;
+    process.stderr.write(`--- last ${Math.min(20, lines.length)} of ${lines.length} lines of ${file}\n${lines.slice(-20).join('\n')}\n`);
+  }
 }
 
 export function testKafka(connection: ConnectionConfig): Kafka {
