@@ -132,7 +132,8 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
   private task!: ProcessorTask<In, Outputs, S>;
   private inputType!: avro.Type;
   private inputEncoder!: WireEncoder;
-  private outputTypes = new Map<string, { output: string; type: avro.Type; topic: string }>();
+  /** Declared outputs by `<topic>/<schema id>` (one topic may carry several outputs), and a default per topic for tombstones. */
+  private outputTypes = new Map<string, { output: string; type: avro.Type }>();
   private stateCodec: { type: avro.Type; encoder: WireEncoder; decoder: WireDecoder<unknown> } | undefined;
   private readonly stores = new Map<number, PartitionStore<unknown>>();
   /** Every changelog record written, per partition: what restart() restores from. */
@@ -165,8 +166,9 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
     this.outputTypes = new Map();
     for (const [output, declaration] of Object.entries(d.outputs) as Array<[string, { topic: string; schema: AvroSchema }]>) {
       const type = parseSchema(declaration.schema, `${d.name} output '${output}' schema`);
-      outputs.push({ name: output, topic: declaration.topic, encoder: new WireEncoder(type, this.registry.register(declaration.schema)), maxRecordBytes });
-      this.outputTypes.set(declaration.topic, { output, type, topic: declaration.topic });
+      const id = this.registry.register(declaration.schema);
+      outputs.push({ name: output, topic: declaration.topic, encoder: new WireEncoder(type, id), maxRecordBytes });
+      for (const key of [`${declaration.topic}/${id}`, declaration.topic]) if (!this.outputTypes.has(key)) this.outputTypes.set(key, { output, type });
       if (!this.emitted.has(output)) this.emitted.set(output, []);
     }
     if (d.state) {
@@ -263,31 +265,21 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
         for (const m of messages) this.dead.push(this.deadLetterOf(partition, input, m));
         continue;
       }
-      const target = this.outputTypes.get(topic)!;
       for (const m of messages) {
         const bytes = m.value as Buffer | null;
+        // One topic may carry several declared outputs: the schema id the record carries says which.
+        const target = (bytes === null ? undefined : this.outputTypes.get(`${topic}/${wireSchemaId(bytes)}`)) ?? this.outputTypes.get(topic)!;
         const record: EmittedRecord<unknown> = {
           topic,
           key: m.key === null || m.key === undefined ? null : m.key.toString(),
           value: bytes === null ? null : plain(target.type.fromBuffer(bytes.subarray(HEADER_SIZE))),
           headers: textHeaders(m.headers),
         };
-        // One topic may carry several declared outputs: file by the schema id the record carries.
-        const output = this.outputOf(topic, bytes) ?? target.output;
-        this.emitted.get(output)!.push(record);
+        this.emitted.get(target.output)!.push(record);
         emitted.push(record);
       }
     }
     return emitted;
-  }
-
-  private outputOf(topic: string, bytes: Buffer | null): string | undefined {
-    if (bytes === null) return undefined;
-    const id = wireSchemaId(bytes);
-    for (const [output, declaration] of Object.entries(this.definition.outputs) as Array<[string, { topic: string; schema: AvroSchema }]>) {
-      if (declaration.topic === topic && this.registry.register(declaration.schema) === id) return output;
-    }
-    return undefined;
   }
 
   private deadLetterOf(partition: number, input: KafkaMessage, message: Message): DeadLetter<In> {

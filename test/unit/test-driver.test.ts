@@ -209,6 +209,25 @@ describe('ProcessorTestDriver', () => {
     assert.equal(driver.deadLetters()[0]!.message.headers?.['kubetrail-dlq-reason'], 'invalid-wire-format');
   });
 
+  test('two outputs on one topic: each record is read back with its own schema, under its own output', () => {
+    const shared = defineProcessor<Word, { counts: Count; echoes: Word }>({
+      name: 'shared-topic',
+      description: 'test',
+      input: { topic: 'words', schema: wordSchema },
+      outputs: { counts: { topic: 'mixed', schema: countSchema }, echoes: { topic: 'mixed', schema: wordSchema } },
+      process(record) {
+        return [
+          { output: 'echoes', key: 'e', value: record.value },
+          { output: 'counts', key: 'c', value: { n: record.value.word.length } },
+        ];
+      },
+    });
+    const driver = new ProcessorTestDriver(shared, { strict: true });
+    driver.pipe({ word: 'four', at: null });
+    assert.deepEqual(driver.readAll('counts').map((r) => r.value), [{ n: 4 }]);
+    assert.deepEqual(driver.readAll('echoes').map((r) => r.value), [{ word: 'four', at: null }]);
+  });
+
   test('an invalid schema is reported when the driver is built', () => {
     assert.throws(
       () => new ProcessorTestDriver({ ...wordCount, state: { store: 's', schema: { type: 'record', name: 'Bad', fields: [{ name: 'x', type: 'nosuchtype' }] } } }),
