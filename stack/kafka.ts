@@ -273,15 +273,20 @@ export const kafka: ServiceDefinition = {
       retry: { retries: 0 },
       logLevel: logLevel.NOTHING,
     });
-    const admin = client.admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
-    } catch {
-      return false;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    return brokerServes(client);
   },
 };
+
+/** Kafka protocol, not just TCP: true once the broker answers metadata with a controller. */
+export async function brokerServes(client: Kafka): Promise<boolean> {
+  const admin = client.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

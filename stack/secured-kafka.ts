@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { brokerLog4j2, jvmCommand, kafka as kafkaService, singleNodeSettings } from './kafka.js';
+import { brokerLog4j2, brokerServes, jvmCommand, kafka as kafkaService, singleNodeSettings } from './kafka.js';
 import type { StackContext } from './service.js';
 import { runCommand } from './jvm.js';
 import { freePort, isOurProcess, sleep, spawnDetached, stopProcess, tailOf } from './processes.js';
@@ -235,17 +235,8 @@ export class SecuredKafka {
     });
   }
 
-  private async ready(): Promise<boolean> {
-    const admin = this.adminClient().admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
-    } catch {
-      return false;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+  private ready(): Promise<boolean> {
+    return brokerServes(this.adminClient());
   }
 
   /** SCRAM credentials created or replaced through the admin API, as admin over mTLS. */
