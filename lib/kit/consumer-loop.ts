@@ -5,7 +5,8 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../log.js';
 import type { RunnerMetrics } from './metrics.js';
-import { BetweenTransactions, PartitionUnit, StopRequested } from './partition.js';
+import { BetweenTransactions, type PartitionUnit } from './partition.js';
+import { StopRequested } from './schemas-ready.js';
 
 export interface ConsumerLoopOptions {
   kafka: Kafka;

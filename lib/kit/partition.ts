@@ -11,7 +11,7 @@ import type { ProcessorTask } from './task.js';
 import type { PartitionStore } from './state-store.js';
 import type { ChangelogRestorer } from './restore.js';
 import type { RunnerMetrics } from './metrics.js';
-import { awaitSchemas, StopRequested, type Interruption } from './schemas-ready.js';
+import { awaitSchemas, type Interruption } from './schemas-ready.js';
 import type { WireDecoder } from '../kafka/codec.js';
 
 export interface PartitionDeps {
@@ -148,4 +148,3 @@ export class BetweenTransactions extends Error {
   }
 }
 
-export { StopRequested };

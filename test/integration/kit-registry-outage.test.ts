@@ -73,28 +73,36 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_00
   }
 }
 
+/**
+ * An input topic with its writer, a newer writer schema (one more string field, readable as a
+ * ResourceEvent) registered for it, and the counter processor talking to the registry through the proxy.
+ */
+async function setUp(prefix: string, extraField: string) {
+  const base = uniqueName(prefix);
+  const input = `${base}.raw`;
+  await createTopic(admin, input, 1);
+  const writer = await RawWriter.open(kafka, registry, input);
+  cleanups.push(() => writer.close());
+  const newer = { ...resourceEventSchema, fields: [...resourceEventSchema.fields, { name: extraField, type: 'string', default: '' }] };
+  const { id: newerId } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(newer) }, { subject: `${input}-${extraField}-value` });
+  const port = (proxy.address() as AddressInfo).port;
+  const path = new URL(connection.schemaRegistryUrl).pathname;
+  const handle: ProcessorHandle = await runProcessor(counterProcessor(), {
+    connection: { ...connection, schemaRegistryUrl: `http://127.0.0.1:${port}${path}` },
+    groupId: `${base}-g`,
+    topics: { input, outputs: { counted: `${base}.counted`, names: `${base}.names` } },
+    logger: quietLogger(base),
+    handleSignals: false,
+    sessionTimeoutMs: 6_000,
+  });
+  cleanups.push(() => handle.stop());
+  return { base, writer, newerId, handle };
+}
+
 describe('Schema Registry outage', () => {
   it('retries instead of dead-lettering, keeps using cached schemas, resumes when it answers', async () => {
-    const base = uniqueName('kit-registry');
-    const input = `${base}.raw`;
-    await createTopic(admin, input, 1);
-    const writer = await RawWriter.open(kafka, registry, input);
-    cleanups.push(() => writer.close());
-    // A newer writer schema (one more field): readable as a ResourceEvent, but not yet known to the runner.
-    const v2 = { ...resourceEventSchema, fields: [...resourceEventSchema.fields, { name: 'extra', type: 'string', default: '' }] };
-    const { id: v2Id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject: `${input}-v2-value` });
-
-    const port = (proxy.address() as AddressInfo).port;
-    const path = new URL(connection.schemaRegistryUrl).pathname;
-    const handle: ProcessorHandle = await runProcessor(counterProcessor(), {
-      connection: { ...connection, schemaRegistryUrl: `http://127.0.0.1:${port}${path}` },
-      groupId: `${base}-g`,
-      topics: { input, outputs: { counted: `${base}.counted`, names: `${base}.names` } },
-      logger: quietLogger(base),
-      handleSignals: false,
-      sessionTimeoutMs: 6_000,
-    });
-    cleanups.push(() => handle.stop());
+    // The newer writer schema is not yet known to the runner.
+    const { base, writer, newerId: v2Id, handle } = await setUp('kit-registry', 'extra');
 
     await writer.write(Array.from({ length: 10 }, (_, i) => event(i, 'wf')));
     await waitFor('10 records', () => handle.stats().recordsIn >= 10);
@@ -123,28 +131,10 @@ describe('Schema Registry outage', () => {
   });
 
   it('a registry answering 404 for a known schema id for 2 s (still loading) dead-letters nothing', async () => {
-    const base = uniqueName('kit-registry-404');
-    const input = `${base}.raw`;
-    await createTopic(admin, input, 1);
-    const writer = await RawWriter.open(kafka, registry, input);
-    cleanups.push(() => writer.close());
-    const v3 = { ...resourceEventSchema, fields: [...resourceEventSchema.fields, { name: 'note', type: 'string', default: '' }] };
-    const { id: v3Id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v3) }, { subject: `${input}-v3-value` });
+    notFoundAnswers = 0;
+    const { base, writer, newerId: v3Id, handle } = await setUp('kit-registry-404', 'note');
     notFoundIds = new Set([writer.schemaId, v3Id]);
     notFoundUntil = Date.now() + 2_000;
-    notFoundAnswers = 0;
-
-    const port = (proxy.address() as AddressInfo).port;
-    const path = new URL(connection.schemaRegistryUrl).pathname;
-    const handle = await runProcessor(counterProcessor(), {
-      connection: { ...connection, schemaRegistryUrl: `http://127.0.0.1:${port}${path}` },
-      groupId: `${base}-g`,
-      topics: { input, outputs: { counted: `${base}.counted`, names: `${base}.names` } },
-      logger: quietLogger(base),
-      handleSignals: false,
-      sessionTimeoutMs: 6_000,
-    });
-    cleanups.push(() => handle.stop());
     const records = [
       ...(await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(writer.schemaId, event(i, 'wf'))))),
       ...(await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(v3Id, { ...event(5 + i, 'wf'), note: 'v3' })))),

@@ -176,8 +176,8 @@ export async function badInputCorpus(registry: SchemaRegistry, schemaId: number,
   return { cases, otherSchema, otherId, odd, oddName, oddLabels, huge1, misspelt };
 }
 
-/** Zig-zag varint bytes of a non-negative count. */
-function countVarint(n: number): Buffer {
+/** Zig-zag varint bytes of a non-negative count (how Avro writes counts and lengths). */
+export function countVarint(n: number): Buffer {
   const bytes: number[] = [];
   let v = n * 2;
   while (v >= 128) {

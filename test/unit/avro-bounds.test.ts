@@ -7,28 +7,17 @@ import { BoundsError, compileBoundsCheck } from '../../lib/kafka/avro-bounds.js'
 import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js';
 import { workflowSummarySchema } from '../../schemas/generated/workflow-summary.js';
 import { loadAllWorkflows, rawEventFor } from '../fixtures/workflows.js';
+import { countVarint } from '../support/bad-input-corpus.js';
 
 const rawType = avro.Type.forSchema(resourceEventSchema as unknown as avro.Schema);
 const checkRaw = compileBoundsCheck(rawType);
-
-/** Zig-zag varint bytes of a non-negative count. */
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n * 2;
-  while (v >= 128) {
-    bytes.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
-}
 
 /** The event's bytes with the map/array/string at `marker` given another declared count. */
 function withCount(event: ResourceEvent, marker: Buffer, count: number): Buffer {
   const body = rawType.toBuffer(event);
   const at = body.indexOf(marker);
   assert.ok(at >= 0, 'marker found');
-  return Buffer.concat([body.subarray(0, at), varint(count), body.subarray(at + 1)]);
+  return Buffer.concat([body.subarray(0, at), countVarint(count), body.subarray(at + 1)]);
 }
 
 const event = (labels: Record<string, string>, trimmed: string[] = []): ResourceEvent => ({ ...rawEventFor(loadAllWorkflows()[0]!.object, 'MODIFIED', { name: 'poison', uid: 'uid-poison' }), labels, trimmed });
@@ -53,7 +42,7 @@ describe('Avro bounds', () => {
     assert.throws(() => checkRaw(trimmed), /array of 200000000 items/);
     const body = rawType.toBuffer(event({ k: 'v' }));
     const at = body.indexOf(Buffer.from([0x02, 0x02, 0x6b, 0x02, 0x76, 0x00]));
-    const longString = Buffer.concat([body.subarray(0, at + 1), varint(2 ** 31 - 1), body.subarray(at + 2)]);
+    const longString = Buffer.concat([body.subarray(0, at + 1), countVarint(2 ** 31 - 1), body.subarray(at + 2)]);
     assert.throws(() => checkRaw(longString), /map key of 2147483647 bytes/);
     assert.throws(() => checkRaw(Buffer.concat([body, Buffer.from([0])])), /1 bytes left after the value/);
     assert.throws(() => checkRaw(body.subarray(0, body.length - 3)), BoundsError);
