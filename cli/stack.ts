@@ -5,19 +5,17 @@ import type { Command } from 'commander';
 import type { ServiceName } from '../stack/service.js';
 import { loadLocalStack } from './connection.js';
 
-/** The stack's services, for the help text (checked against stack/service.ts at compile time; stack/stack.ts's list decides at run time). */
-const serviceNames = ['kafka', 'registry', 'kubeapi'] as const satisfies readonly ServiceName[];
-const everyServiceListed: Exclude<ServiceName, (typeof serviceNames)[number]> extends never ? true : false = true;
-void everyServiceListed;
+/** The stack's services, for the help text; the stack's state file decides at run time. */
+const serviceHelp = 'kafka (kafka-1 … kafka-N on a cluster) | registry | kubeapi';
 
-async function newStack() {
+async function newStack(brokers?: number) {
   const { LocalStack } = await loadLocalStack();
-  return new LocalStack();
+  return new LocalStack({ brokers });
 }
 
-async function serviceArg(value: string): Promise<ServiceName> {
-  const known = (await loadLocalStack()).serviceNames;
-  if (!(known as string[]).includes(value)) throw new Error(`unknown service '${value}' (one of ${known.join(', ')})`);
+async function serviceArg(stack: { serviceNames(): Promise<ServiceName[]> }, value: string): Promise<ServiceName> {
+  const known = await stack.serviceNames();
+  if (!(known as string[]).includes(value)) throw new Error(`unknown service '${value}' (this stack has ${known.join(', ')})`);
   return value as ServiceName;
 }
 
@@ -29,8 +27,13 @@ export function registerStackCommand(program: Command): void {
   stack
     .command('up')
     .description('start every service that is not running (downloads and builds once, cached in ~/.cache/kubetrail)')
-    .action(async () => {
-      const local = await newStack();
+    .option(
+      '--brokers <n>',
+      'Kafka nodes of a new stack (combined KRaft broker+controller each; 3 gives replication 3, min ISR 2); an existing stack keeps its size (env KUBETRAIL_STACK_BROKERS, default 1)',
+      (value) => Number(value),
+    )
+    .action(async (options: { brokers?: number }) => {
+      const local = await newStack(options.brokers);
       const began = Date.now();
       const connection = await local.up();
       process.stderr.write(`[stack] up in ${((Date.now() - began) / 1000).toFixed(1)}s; settings written to ${local.connectionFile}\n`);
@@ -51,7 +54,7 @@ export function registerStackCommand(program: Command): void {
     .action(async () => {
       const statuses = await (await newStack()).status();
       for (const s of statuses) {
-        process.stdout.write(`${s.name.padEnd(9)} ${s.ready ? 'ready  ' : s.running ? 'running' : 'stopped'} pid=${s.pid ?? '-'} log=${s.log}\n`);
+        process.stdout.write(`${s.name.padEnd(9)} ${s.ready ? 'ready  ' : s.paused ? 'paused ' : s.running ? 'running' : 'stopped'} pid=${s.pid ?? '-'} log=${s.log}\n`);
       }
       if (!statuses.every((s) => s.ready)) process.exitCode = 1;
     });
@@ -68,17 +71,16 @@ export function registerStackCommand(program: Command): void {
     ['stop', 'stop one service gracefully (SIGTERM), keeping its data'],
     ['kill', 'kill one service with SIGKILL, keeping its data (fault testing)'],
     ['restart', 'stop and start one service, keeping its data'],
+    ['pause', 'stall one service with SIGSTOP: it keeps its sockets but answers nothing (fault testing)'],
+    ['resume', 'continue a paused service (SIGCONT)'],
   ] as const) {
     stack
       .command(`${name} <service>`)
-      .description(`${description}: ${serviceNames.join(' | ')}`)
+      .description(`${description}: ${serviceHelp}`)
       .action(async (service: string) => {
         const local = await newStack();
-        const which = await serviceArg(service);
-        if (name === 'start') await local.start(which);
-        else if (name === 'stop') await local.stop(which);
-        else if (name === 'kill') await local.kill(which);
-        else await local.restart(which);
+        const which = await serviceArg(local, service);
+        await local[name](which);
       });
   }
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import type { LaunchSpec, ServiceDefinition, StackContext } from './service.js';
+import type { KafkaNodeName, LaunchSpec, ServiceDefinition, StackContext } from './service.js';
 import { versions } from './versions.js';
 import { findJava, isComplete, mavenDependencyPlugin, runCommand, stageCacheEntry } from './jvm.js';
 
@@ -112,22 +112,69 @@ export const singleNodeSettings: Array<[string, string | number]> = [
   ['num.partitions', 1],
 ];
 
-function serverProperties(ctx: StackContext, kafkaDataDir: string): string {
-  const { host, ports } = ctx;
+/**
+ * A cluster of three or more: what production runs. Internal topics are replicated to 3 with
+ * min ISR 2, so an acknowledged write and a committed transaction survive the loss of any one
+ * broker. Three partitions per internal topic spread group and transaction coordinators over
+ * the brokers (the fault suite kills the one that coordinates).
+ */
+export function clusterSettings(brokers: number): Array<[string, string | number]> {
+  const replicas = Math.min(3, brokers);
+  const minIsr = Math.min(2, replicas);
+  return [
+    ['default.replication.factor', replicas],
+    ['min.insync.replicas', minIsr],
+    ['offsets.topic.replication.factor', replicas],
+    ['transaction.state.log.replication.factor', replicas],
+    ['transaction.state.log.min.isr', minIsr],
+    ['share.coordinator.state.topic.replication.factor', replicas],
+    ['share.coordinator.state.topic.min.isr', minIsr],
+    ['offsets.topic.num.partitions', 3],
+    ['transaction.state.log.num.partitions', 3],
+    ['share.coordinator.state.topic.num.partitions', 1],
+    ['num.partitions', 1],
+    // A replica that stops fetching leaves the ISR after this long (default 30 s): a stalled
+    // broker must not hold acks=all writes for half a minute.
+    ['replica.lag.time.max.ms', 10_000],
+  ];
+}
+
+/** One node of the embedded cluster: its KRaft id, service name and listeners. */
+export interface KafkaNode {
+  id: number;
+  name: KafkaNodeName;
+  client: number;
+  controller: number;
+}
+
+/** Every node of the stack's cluster: `kafka` alone, or `kafka-1` … `kafka-N`. */
+export function kafkaNodes(ctx: Pick<StackContext, 'ports'>): KafkaNode[] {
+  const extra = ctx.ports.kafkaNodes ?? [];
+  const all = [{ client: ctx.ports.kafka, controller: ctx.ports.kafkaController }, ...extra];
+  return all.map((ports, index) => ({
+    id: index + 1,
+    name: all.length === 1 ? 'kafka' : (`kafka-${index + 1}` as const),
+    ...ports,
+  }));
+}
+
+function serverProperties(ctx: StackContext, node: KafkaNode, kafkaDataDir: string): string {
+  const { host } = ctx;
+  const nodes = kafkaNodes(ctx);
   const settings: Array<[string, string | number]> = [
-    // One KRaft node that is broker and controller at once.
+    // Every node is broker and controller at once (a combined KRaft node).
     ['process.roles', 'broker,controller'],
-    ['node.id', 1],
-    // A static voter set: the controller's address comes from this file at every start, and
+    ['node.id', node.id],
+    // A static voter set: the controllers' addresses come from this file at every start, and
     // storage is formatted without --standalone (which is for a dynamic quorum).
-    ['controller.quorum.voters', `1@${host}:${ports.kafkaController}`],
-    ['listeners', `PLAINTEXT://${host}:${ports.kafka},CONTROLLER://${host}:${ports.kafkaController}`],
-    ['advertised.listeners', `PLAINTEXT://${host}:${ports.kafka}`],
+    ['controller.quorum.voters', nodes.map((n) => `${n.id}@${host}:${n.controller}`).join(',')],
+    ['listeners', `PLAINTEXT://${host}:${node.client},CONTROLLER://${host}:${node.controller}`],
+    ['advertised.listeners', `PLAINTEXT://${host}:${node.client}`],
     ['listener.security.protocol.map', 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT'],
     ['controller.listener.names', 'CONTROLLER'],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['log.dirs', kafkaDataDir],
-    ...singleNodeSettings,
+    ...(nodes.length === 1 ? singleNodeSettings : clusterSettings(nodes.length)),
     // After a kill -9 the controller refuses the restarted broker (DUPLICATE_BROKER_REGISTRATION)
     // until the dead incarnation's session expires: 9 s by default, 3 s here.
     ['broker.session.timeout.ms', 3_000],
@@ -154,12 +201,18 @@ function newClusterId(): string {
   }
 }
 
-async function clusterIdOf(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'cluster.id');
-  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
-  const id = newClusterId();
-  await writeFile(file, `${id}\n`);
-  return id;
+/**
+ * The cluster id every node formats its storage with, kept in `dir`. Nodes of a cluster launch
+ * in parallel: an exclusive create makes the first one's id everybody's.
+ */
+async function clusterIdOf(dir: string): Promise<string> {
+  const file = path.join(dir, 'cluster.id');
+  try {
+    await writeFile(file, `${newClusterId()}\n`, { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  return (await readFile(file, 'utf8')).trim();
 }
 
 export function jvmCommand(ctx: StackContext, jvmOptions: string[], mainClass: string, args: string[]): LaunchSpec {
@@ -183,107 +236,124 @@ export function kafkaToolCommand(ctx: StackContext, mainClass: string, args: str
   );
 }
 
-/** bootstrap.servers for clients of the embedded broker. */
+/** bootstrap.servers for clients of the embedded cluster: every node. */
 export function kafkaBootstrap(ctx: StackContext): string {
-  return `${ctx.host}:${ctx.ports.kafka}`;
+  return kafkaNodes(ctx)
+    .map((node) => `${ctx.host}:${node.client}`)
+    .join(',');
 }
 
-export const kafka: ServiceDefinition = {
-  name: 'kafka',
-  startTimeoutMs: 60_000,
+/** Resolves the broker's jars from Maven Central into the cache (once). */
+async function prepareKafka(ctx: StackContext): Promise<void> {
+  const pom = kafkaPom();
+  // Warm only if complete and resolved from the same pom (a log4j bump re-resolves).
+  const isWarm = (dir: string) => isComplete(dir) && readIfExists(path.join(dir, 'pom.xml')) === pom;
+  if (isWarm(kafkaHome(ctx))) return;
 
-  async prepare(ctx) {
-    const pom = kafkaPom();
-    // Warm only if complete and resolved from the same pom (a log4j bump re-resolves).
-    const isWarm = (dir: string) => isComplete(dir) && readIfExists(path.join(dir, 'pom.xml')) === pom;
-    if (isWarm(kafkaHome(ctx))) return;
+  const started = Date.now();
+  ctx.progress(`resolving Kafka ${versions.kafka} from Maven Central…`);
+  let jarCount = 0;
+  await stageCacheEntry(kafkaHome(ctx), isWarm, async (staging) => {
+    await writeFile(path.join(staging, 'pom.xml'), pom);
+    await writeFile(path.join(staging, 'tools-log4j2.xml'), toolsLog4j2);
+    await runCommand('mvn', [
+      '-q',
+      '-B',
+      '-f',
+      path.join(staging, 'pom.xml'),
+      `${mavenDependencyPlugin}:copy-dependencies`,
+      `-DoutputDirectory=${path.join(staging, 'libs')}`,
+      '-DincludeScope=runtime',
+    ]);
+    jarCount = (await readdir(path.join(staging, 'libs'))).filter((name) => name.endsWith('.jar')).length;
+    return `kafka ${versions.kafka}: ${jarCount} jars`;
+  });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  ctx.progress(`Kafka ${versions.kafka}: ${jarCount} jars resolved in ${seconds}s`);
+}
 
-    const started = Date.now();
-    ctx.progress(`resolving Kafka ${versions.kafka} from Maven Central…`);
-    let jarCount = 0;
-    await stageCacheEntry(kafkaHome(ctx), isWarm, async (staging) => {
-      await writeFile(path.join(staging, 'pom.xml'), pom);
-      await writeFile(path.join(staging, 'tools-log4j2.xml'), toolsLog4j2);
-      await runCommand('mvn', [
-        '-q',
-        '-B',
-        '-f',
-        path.join(staging, 'pom.xml'),
-        `${mavenDependencyPlugin}:copy-dependencies`,
-        `-DoutputDirectory=${path.join(staging, 'libs')}`,
-        '-DincludeScope=runtime',
-      ]);
-      jarCount = (await readdir(path.join(staging, 'libs'))).filter((name) => name.endsWith('.jar')).length;
-      return `kafka ${versions.kafka}: ${jarCount} jars`;
-    });
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    ctx.progress(`Kafka ${versions.kafka}: ${jarCount} jars resolved in ${seconds}s`);
-  },
+/** The Kafka node `index` (1-based) of a cluster of `count`: its own data, config and log. */
+export function kafkaNode(index: number, count: number): ServiceDefinition {
+  const name: KafkaNodeName = count === 1 ? 'kafka' : `kafka-${index}`;
+  const nodeOf = (ctx: StackContext) => kafkaNodes(ctx)[index - 1]!;
+  return {
+    name,
+    // Three JVMs starting at once on two cores take longer than one.
+    startTimeoutMs: count === 1 ? 60_000 : 120_000,
+    prepare: prepareKafka,
 
-  async launch(ctx) {
-    const dataDir = ctx.dataDir('kafka');
-    const kafkaDataDir = path.join(dataDir, 'data'); // Kafka's log.dirs: partitions and metadata
-    const logFile = path.join(dataDir, 'logs', 'server.log');
-    await mkdir(path.dirname(logFile), { recursive: true });
+    async launch(ctx) {
+      const node = nodeOf(ctx);
+      const dataDir = ctx.dataDir(name);
+      const kafkaDataDir = path.join(dataDir, 'data'); // Kafka's log.dirs: partitions and metadata
+      const logFile = path.join(dataDir, 'logs', 'server.log');
+      await mkdir(path.dirname(logFile), { recursive: true });
 
-    // Config files follow the code and the (stable) ports, so they are rewritten at every start;
-    // the data and the cluster id are what a restart keeps.
-    const propertiesFile = path.join(dataDir, 'server.properties');
-    const log4jFile = path.join(dataDir, 'log4j2.xml');
-    await writeFile(propertiesFile, serverProperties(ctx, kafkaDataDir));
-    await writeFile(log4jFile, brokerLog4j2(logFile));
-    const log4jOption = `-Dlog4j2.configurationFile=${log4jFile}`;
+      // Config files follow the code and the (stable) ports, so they are rewritten at every start;
+      // the data and the cluster id are what a restart keeps.
+      const propertiesFile = path.join(dataDir, 'server.properties');
+      const log4jFile = path.join(dataDir, 'log4j2.xml');
+      await writeFile(propertiesFile, serverProperties(ctx, node, kafkaDataDir));
+      await writeFile(log4jFile, brokerLog4j2(logFile));
+      const log4jOption = `-Dlog4j2.configurationFile=${log4jFile}`;
 
-    if (!existsSync(path.join(kafkaDataDir, 'meta.properties'))) {
-      const clusterId = await clusterIdOf(dataDir);
-      const format = jvmCommand(ctx, ['-Xmx256m', log4jOption], 'kafka.tools.StorageTool', [
-        'format',
-        '--config',
-        propertiesFile,
-        '--cluster-id',
-        clusterId,
-        '--ignore-formatted',
-      ]);
-      await runCommand(format.command, format.args, { timeoutMs: 60_000 });
-    }
+      if (!existsSync(path.join(kafkaDataDir, 'meta.properties'))) {
+        // One node keeps its id beside its data (as always); a cluster shares one in the stack dir.
+        const clusterId = await clusterIdOf(count === 1 ? dataDir : ctx.stackDir);
+        const format = jvmCommand(ctx, ['-Xmx256m', log4jOption], 'kafka.tools.StorageTool', [
+          'format',
+          '--config',
+          propertiesFile,
+          '--cluster-id',
+          clusterId,
+          '--ignore-formatted',
+        ]);
+        await runCommand(format.command, format.args, { timeoutMs: 60_000 });
+      }
 
-    return jvmCommand(
-      ctx,
-      [
-        '-Xms256m',
-        '-Xmx512m',
-        '-XX:+UseG1GC',
-        '-XX:MaxGCPauseMillis=20',
-        '-XX:+ExitOnOutOfMemoryError',
-        '-Djava.awt.headless=true',
-        log4jOption,
-      ],
-      'kafka.Kafka',
-      [propertiesFile],
-    );
-  },
+      return jvmCommand(
+        ctx,
+        [
+          '-Xms256m',
+          '-Xmx512m',
+          '-XX:+UseG1GC',
+          '-XX:MaxGCPauseMillis=20',
+          '-XX:+ExitOnOutOfMemoryError',
+          '-Djava.awt.headless=true',
+          log4jOption,
+        ],
+        'kafka.Kafka',
+        [propertiesFile],
+      );
+    },
 
-  async ready(ctx) {
-    // Kafka protocol, not just TCP: the listener opens before the broker can serve metadata.
-    const client = new Kafka({
-      clientId: 'kubetrail-ready',
-      brokers: [kafkaBootstrap(ctx)],
-      connectionTimeout: 1_000,
-      requestTimeout: 2_000,
-      retry: { retries: 0 },
-      logLevel: logLevel.NOTHING,
-    });
-    return brokerServes(client);
-  },
-};
+    async ready(ctx) {
+      // Kafka protocol, not just TCP: the listener opens before the broker can serve metadata.
+      const client = new Kafka({
+        clientId: 'kubetrail-ready',
+        brokers: [`${ctx.host}:${nodeOf(ctx).client}`],
+        connectionTimeout: 1_000,
+        requestTimeout: 2_000,
+        retry: { retries: 0 },
+        logLevel: logLevel.NOTHING,
+      });
+      // On a cluster, the node itself must be registered, not only answer with its peers' view.
+      return brokerServes(client, count === 1 ? undefined : index);
+    },
+  };
+}
+
+/** The one-broker stack's Kafka (also what the secured broker reuses the jars of). */
+export const kafka: ServiceDefinition = kafkaNode(1, 1);
 
 /** Kafka protocol, not just TCP: true once the broker answers metadata with a controller. */
-export async function brokerServes(client: Kafka): Promise<boolean> {
+export async function brokerServes(client: Kafka, nodeId?: number): Promise<boolean> {
   const admin = client.admin();
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null;
+    const registered = nodeId === undefined ? cluster.brokers.length > 0 : cluster.brokers.some((b) => b.nodeId === nodeId);
+    return registered && cluster.controller !== null;
   } catch {
     return false;
   } finally {

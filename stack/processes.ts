@@ -43,6 +43,16 @@ export function isOurProcess(pid: number | undefined, marker: string): boolean {
   }
 }
 
+/** True when the process is stopped by a signal (SIGSTOP): state `T` in /proc/<pid>/stat. */
+export function isStopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return false;
+  }
+}
+
 /** Signals the process group (the service and anything it forked). */
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {

@@ -2,12 +2,25 @@
 // A service only knows how to get its binaries (prepare), how it is launched and when it is
 // ready; the orchestrator owns processes, ports, logs and the state file.
 
-export type ServiceName = 'kafka' | 'registry' | 'kubeapi';
+/**
+ * A one-broker stack runs `kafka`; a cluster of N brokers runs `kafka-1` … `kafka-N` instead
+ * (each a KRaft broker+controller that can be killed, paused or restarted alone).
+ */
+export type KafkaNodeName = 'kafka' | `kafka-${number}`;
+export type ServiceName = KafkaNodeName | 'registry' | 'kubeapi';
+
+/** One more Kafka node's listeners (nodes 2…N of a cluster; node 1 uses `kafka`/`kafkaController`). */
+export interface KafkaNodePorts {
+  client: number;
+  controller: number;
+}
 
 /** Ports chosen once at the first `up` and kept in the state file, so restarts keep them. */
 export interface StackPorts {
-  kafka: number; // PLAINTEXT client listener
-  kafkaController: number; // KRaft controller listener
+  kafka: number; // PLAINTEXT client listener (node 1)
+  kafkaController: number; // KRaft controller listener (node 1)
+  /** Nodes 2…N of a multi-broker stack, in node-id order; absent on a one-broker stack. */
+  kafkaNodes?: KafkaNodePorts[];
   registry: number; // Apicurio HTTP
   kubeapi: number; // Kubernetes API (HTTPS)
   etcdClient: number; // embedded etcd client URL (plain HTTP on loopback, also its JSON gateway)

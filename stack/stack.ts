@@ -4,20 +4,34 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
-import type { ServiceDefinition, ServiceName, StackContext, StackPorts } from './service.js';
-import { kafka } from './kafka.js';
+import type { KafkaNodePorts, ServiceDefinition, ServiceName, StackContext, StackPorts } from './service.js';
+import { kafkaBootstrap, kafkaNode } from './kafka.js';
 import { registry } from './registry.js';
 import { kubeapi, kubeconfigPath } from './kubeapi.js';
 import { checkoutRoot, stackConnectionFileName, stackDirectory } from '../lib/stack-connection.js';
-import { freePort, isOurProcess, sleep, spawnDetached, stopProcess, tailOf, signalGroup } from './processes.js';
+import { freePort, isOurProcess, isStopped, sleep, spawnDetached, stopProcess, tailOf, signalGroup } from './processes.js';
 
-export const services: Record<ServiceName, ServiceDefinition> = { kafka, registry, kubeapi };
-export const serviceNames = Object.keys(services) as ServiceName[];
+/** The services of a stack with `brokers` Kafka nodes: `kafka` alone, or `kafka-1` … `kafka-N`. */
+export function stackServices(brokers: number): Map<ServiceName, ServiceDefinition> {
+  const nodes = Array.from({ length: brokers }, (_, i) => kafkaNode(i + 1, brokers));
+  return new Map([...nodes, registry, kubeapi].map((service) => [service.name, service]));
+}
+
+/** Brokers of a new stack: the `brokers` option, else KUBETRAIL_STACK_BROKERS, else 1. */
+function requestedBrokers(option: number | undefined): number | undefined {
+  const value = option ?? (process.env.KUBETRAIL_STACK_BROKERS ? Number(process.env.KUBETRAIL_STACK_BROKERS) : undefined);
+  if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 9)) {
+    throw new Error(`brokers must be a whole number from 1 to 9 (got ${value})`);
+  }
+  return value;
+}
 
 interface StackState {
   ports: StackPorts;
   pids: Partial<Record<ServiceName, number>>;
 }
+
+const brokersOf = (state: StackState) => 1 + (state.ports.kafkaNodes?.length ?? 0);
 
 /** How any client reaches the stack; also written as connection.env and connection.json. */
 export interface StackConnection {
@@ -30,6 +44,8 @@ export interface ServiceStatus {
   name: ServiceName;
   pid: number | null;
   running: boolean;
+  /** Stopped with SIGSTOP (`stack pause`). */
+  paused: boolean;
   ready: boolean;
   log: string;
 }
@@ -39,8 +55,11 @@ export class LocalStack {
   readonly stackDir: string;
   readonly cacheDir: string;
   private state: StackState | undefined;
+  private readonly brokers: number | undefined;
 
-  constructor(options: { root?: string; stackDir?: string; cacheDir?: string } = {}) {
+  /** `brokers` (or KUBETRAIL_STACK_BROKERS) sizes a new stack; an existing one keeps its size. */
+  constructor(options: { root?: string; stackDir?: string; cacheDir?: string; brokers?: number } = {}) {
+    this.brokers = requestedBrokers(options.brokers);
     // The checkout (compiled code runs from dist/: one level further up there) and the directory
     // the CLI reads the connection file from without loading this module (lib/stack-connection.ts).
     this.root = options.root ?? checkoutRoot;
@@ -64,6 +83,12 @@ export class LocalStack {
   private async loadState(): Promise<StackState> {
     if (existsSync(this.stateFile)) {
       this.state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState;
+      if (this.brokers !== undefined && brokersOf(this.state) !== this.brokers) {
+        throw new Error(
+          `the stack in ${this.stackDir} has ${brokersOf(this.state)} broker(s), not ${this.brokers}: ` +
+            '`kubetrail stack reset` first, or give the other one its own KUBETRAIL_STACK_DIR',
+        );
+      }
       return this.state;
     }
     if (!this.state) {
@@ -79,6 +104,7 @@ export class LocalStack {
           kubeapi: fixed('KUBEAPI') ?? (await freePort()),
           etcdClient: await freePort(),
           etcdPeer: await freePort(),
+          ...(await this.extraKafkaNodePorts()),
         },
         pids: {},
       };
@@ -88,6 +114,31 @@ export class LocalStack {
       }
     }
     return this.state!;
+  }
+
+  /** Listeners of nodes 2…N when the new stack is a cluster. */
+  private async extraKafkaNodePorts(): Promise<{ kafkaNodes?: KafkaNodePorts[] }> {
+    const brokers = this.brokers ?? 1;
+    if (brokers === 1) return {};
+    const kafkaNodes: KafkaNodePorts[] = [];
+    for (let i = 1; i < brokers; i++) kafkaNodes.push({ client: await freePort(), controller: await freePort() });
+    return { kafkaNodes };
+  }
+
+  /** This stack's services, by name (its size is in the state file). */
+  async services(): Promise<Map<ServiceName, ServiceDefinition>> {
+    return stackServices(brokersOf(await this.loadState()));
+  }
+
+  async serviceNames(): Promise<ServiceName[]> {
+    return [...(await this.services()).keys()];
+  }
+
+  private async service(name: ServiceName): Promise<ServiceDefinition> {
+    const services = await this.services();
+    const service = services.get(name);
+    if (!service) throw new Error(`this stack has no service '${name}' (it has ${[...services.keys()].join(', ')})`);
+    return service;
   }
 
   /**
@@ -127,7 +178,7 @@ export class LocalStack {
   async connection(): Promise<StackConnection> {
     const ctx = await this.context();
     return {
-      KAFKA_BROKERS: `127.0.0.1:${ctx.ports.kafka}`,
+      KAFKA_BROKERS: kafkaBootstrap(ctx),
       SCHEMA_REGISTRY_URL: `http://127.0.0.1:${ctx.ports.registry}/apis/ccompat/v7`,
       KUBECONFIG: kubeconfigPath(ctx),
     };
@@ -137,7 +188,7 @@ export class LocalStack {
   async up(): Promise<StackConnection> {
     mkdirSync(join(this.stackDir, 'logs'), { recursive: true });
     const ctx = await this.context();
-    await Promise.all(serviceNames.map((name) => this.start(name, ctx)));
+    await Promise.all((await this.serviceNames()).map((name) => this.start(name, ctx)));
     const connection = await this.connection();
     writeFileSync(
       this.connectionFile,
@@ -154,7 +205,7 @@ export class LocalStack {
 
   async start(name: ServiceName, ctx?: StackContext): Promise<void> {
     ctx ??= await this.context();
-    const service = services[name];
+    const service = await this.service(name);
     const state = await this.loadState();
     if (isOurProcess(state.pids[name], this.stackDir)) return;
     const began = Date.now();
@@ -200,6 +251,22 @@ export class LocalStack {
     this.setPid(name, undefined);
   }
 
+  /** SIGSTOP (`pause`) or SIGCONT (`resume`): a stalled process that holds its sockets, as in a long GC pause or a frozen VM. */
+  async pause(name: ServiceName): Promise<void> {
+    await this.signal(name, 'SIGSTOP');
+  }
+
+  async resume(name: ServiceName): Promise<void> {
+    await this.signal(name, 'SIGCONT');
+  }
+
+  private async signal(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
+    await this.service(name);
+    const pid = (await this.loadState()).pids[name];
+    if (!pid || !isOurProcess(pid, this.stackDir)) throw new Error(`${name} is not running`);
+    signalGroup(pid, signal);
+  }
+
   async restart(name: ServiceName, { hard = false } = {}): Promise<void> {
     if (hard) await this.kill(name);
     else await this.stop(name);
@@ -208,26 +275,28 @@ export class LocalStack {
 
   async down(): Promise<void> {
     if (!existsSync(this.stateFile)) return;
-    await Promise.all(serviceNames.map((name) => this.stop(name)));
+    await Promise.all((await this.serviceNames()).map((name) => this.stop(name)));
   }
 
   async status(): Promise<ServiceStatus[]> {
     if (!existsSync(this.stateFile)) {
-      return serviceNames.map((name) => ({ name, pid: null, running: false, ready: false, log: this.logFile(name) }));
+      return [...stackServices(this.brokers ?? 1).keys()].map((name) => ({ name, pid: null, running: false, paused: false, ready: false, log: this.logFile(name) }));
     }
     const ctx = await this.context();
     const state = await this.loadState();
+    const services = await this.services();
     return Promise.all(
-      serviceNames.map(async (name) => {
+      [...services].map(async ([name, service]) => {
         const pid = state.pids[name] ?? null;
         const running = isOurProcess(pid ?? undefined, this.stackDir);
-        const ready = running && (await services[name].ready(ctx).catch(() => false));
-        return { name, pid, running, ready, log: this.logFile(name) };
+        const paused = running && isStopped(pid!);
+        const ready = running && !paused && (await service.ready(ctx).catch(() => false));
+        return { name, pid, running, paused, ready, log: this.logFile(name) };
       }),
     );
   }
 
-  /** True when all three services answer. */
+  /** True when every service answers. */
   async isUp(): Promise<boolean> {
     return (await this.status()).every((s) => s.ready);
   }
