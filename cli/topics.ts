@@ -8,7 +8,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { ConnectionConfig } from '../lib/config.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
-import { defaultTopicSettings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
+import { defaultTopicSettings, durabilityFindings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
 import { createLogger } from '../lib/log.js';
 import type { Catalog, CatalogTopic } from '../lib/catalog.js';
@@ -18,6 +18,9 @@ import { catalogOptions, loadCatalog } from './catalog-options.js';
 /** What a topic looks like on the cluster. */
 export interface TopicState {
   partitions: number;
+  /** The fewest replicas any partition has. */
+  replicas: number;
+  minInsyncReplicas: number;
   cleanupPolicy: string;
   retentionMs: string | undefined;
 }
@@ -29,6 +32,8 @@ export interface TopicVerdict {
   problems: string[];
   /** Worth knowing, not wrong enough to stop. */
   warnings: string[];
+  /** Weaker than the cluster allows (replicas, min.insync.replicas): warnings, and a failure of `--check`. */
+  weak: string[];
 }
 
 /** retention.ms of the raw topic when it is created (lib/topics.ts: -1, forever). */
@@ -41,9 +46,10 @@ export const defaultRawRetentionMs = defaultTopicSettings.rawRetentionMs;
 export const topicsInitEnv = { rawRetentionMs: topicSettingsEnv.rawRetentionMs } as const;
 
 /** Judges an existing topic (or a missing one: no findings) against its catalog entry. */
-export function judgeTopic(entry: CatalogTopic, state: TopicState | undefined, rawRetentionMs: number): TopicVerdict {
-  const verdict: TopicVerdict = { entry, state, problems: [], warnings: [] };
+export function judgeTopic(entry: CatalogTopic, state: TopicState | undefined, rawRetentionMs: number, brokers = 1): TopicVerdict {
+  const verdict: TopicVerdict = { entry, state, problems: [], warnings: [], weak: [] };
   if (!state) return verdict;
+  verdict.weak.push(...durabilityFindings({ topic: entry.topic, replicas: state.replicas, minInsyncReplicas: state.minInsyncReplicas }, brokers));
   if (state.partitions !== entry.partitions) {
     const why =
       entry.role === 'changelog'
@@ -85,12 +91,15 @@ export async function inspectTopics(admin: Admin, topics: string[]): Promise<Map
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: present.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['cleanup.policy', 'retention.ms'] })),
+    resources: present.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['cleanup.policy', 'retention.ms', 'min.insync.replicas'] })),
   });
   for (const topic of present) {
     const configs = resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
+    const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];
     states.set(topic, {
-      partitions: metadata.find((m) => m.name === topic)?.partitions.length ?? 0,
+      partitions: partitions.length,
+      replicas: Math.min(...partitions.map((p) => p.replicas.length)),
+      minInsyncReplicas: Number(configs.find((c) => c.configName === 'min.insync.replicas')?.configValue ?? 1),
       cleanupPolicy: configs.find((c) => c.configName === 'cleanup.policy')?.configValue ?? 'delete',
       retentionMs: configs.find((c) => c.configName === 'retention.ms')?.configValue,
     });
@@ -100,6 +109,8 @@ export async function inspectTopics(admin: Admin, topics: string[]): Promise<Map
 
 export interface InitOptions {
   dryRun: boolean;
+  /** Change nothing; fail (problems > 0) when a topic or schema is missing, breaks its contract or is weaker than the cluster allows. */
+  check?: boolean;
   rawRetentionMs: number;
   out: (line: string) => void;
 }
@@ -133,19 +144,31 @@ export async function initTopics(kafka: Kafka, connection: ConnectionConfig, cat
   await admin.connect();
   try {
     const states = await inspectTopics(admin, catalog.topics.map((t) => t.topic));
-    const verdicts = catalog.topics.map((entry) => judgeTopic(entry, states.get(entry.topic), options.rawRetentionMs));
+    const { brokers } = await admin.describeCluster();
+    const verdicts = catalog.topics.map((entry) => judgeTopic(entry, states.get(entry.topic), options.rawRetentionMs, brokers.length));
     const width = Math.max(...catalog.topics.map((t) => t.topic.length));
     const missing = verdicts.filter((v) => !v.state);
     result.problems = verdicts.reduce((n, v) => n + v.problems.length, 0);
-    result.warnings = verdicts.reduce((n, v) => n + v.warnings.length, 0);
+    result.warnings = verdicts.reduce((n, v) => n + v.warnings.length + v.weak.length, 0);
+    const weak = verdicts.reduce((n, v) => n + v.weak.length, 0);
 
     const printTopics = (created: ReadonlySet<string>) => {
       out(`topics${catalog.prefix ? ` (prefix '${catalog.prefix}')` : ''}:`);
       for (const v of verdicts) {
-        const status = !v.state ? (created.has(v.entry.topic) ? 'created' : 'missing') : v.problems.length > 0 ? 'PROBLEM' : v.warnings.length > 0 ? 'warning' : 'ok';
+        const status = !v.state
+          ? created.has(v.entry.topic)
+            ? 'created'
+            : 'missing'
+          : v.problems.length > 0
+            ? 'PROBLEM'
+            : v.weak.length > 0
+              ? 'WEAK'
+              : v.warnings.length > 0
+                ? 'warning'
+                : 'ok';
         out(`  ${status.padEnd(8)} ${v.entry.topic.padEnd(width)}  ${describeEntry(v.entry)}${v.entry.role === 'raw' ? `, retention.ms=${v.state?.retentionMs ?? options.rawRetentionMs}` : ''}`);
         for (const p of v.problems) out(`           ${' '.repeat(width)}  ✗ ${p}`);
-        for (const w of v.warnings) out(`           ${' '.repeat(width)}  ! ${w}`);
+        for (const w of [...v.weak, ...v.warnings]) out(`           ${' '.repeat(width)}  ! ${w}`);
       }
     };
     if (result.problems > 0) {
@@ -163,6 +186,21 @@ export async function initTopics(kafka: Kafka, connection: ConnectionConfig, cat
       const id = await api.lookup(subject, JSON.stringify(schema));
       if (id !== undefined) subjectLines.push(`  ${'ok'.padEnd(8)} ${subject.padEnd(subjectWidth)}  id ${id}`);
       else toRegister.push({ subject, schema });
+    }
+
+    if (options.check) {
+      printTopics(new Set());
+      out('schemas:');
+      for (const line of subjectLines) out(line);
+      for (const { subject } of toRegister) out(`  ${'missing'.padEnd(8)} ${subject}`);
+      const failures = missing.length + toRegister.length + weak;
+      result.problems += failures;
+      out(
+        failures === 0
+          ? `check: every topic and schema is in place, as durable as ${brokers.length} broker${brokers.length === 1 ? '' : 's'} allow`
+          : `check failed: ${missing.length} topic${missing.length === 1 ? '' : 's'} missing, ${weak} durability finding${weak === 1 ? '' : 's'}, ${toRegister.length} schema${toRegister.length === 1 ? '' : 's'} missing`,
+      );
+      return result;
     }
 
     if (options.dryRun) {
@@ -218,7 +256,8 @@ export function registerTopicsCommand(program: Command): void {
         'idempotent: existing topics are checked, never altered (a wrong partition count or cleanup policy fails with exit 1)',
     )
     .option('--raw-retention-ms <ms>', `retention.ms of the raw topic when it is created (-1: forever, so replay can reprocess everything) (env KUBETRAIL_RAW_RETENTION_MS)`)
-    .option('--dry-run', 'only say what would be created or registered');
+    .option('--dry-run', 'only say what would be created or registered')
+    .option('--check', 'change nothing; exit 1 when a topic or schema is missing, breaks its contract, or is weaker than the cluster allows (replicas, min.insync.replicas)');
   catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
     const connection = await loadConnection(options);
     const catalog = await loadCatalog(options);
@@ -229,7 +268,7 @@ export function registerTopicsCommand(program: Command): void {
     });
     const logger = createLogger('topics-init', process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
     const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-topics-init`);
-    const result = await initTopics(kafka, connection, catalog, { dryRun: options.dryRun === true, rawRetentionMs, out: (line) => process.stdout.write(`${line}\n`) });
+    const result = await initTopics(kafka, connection, catalog, { dryRun: options.dryRun === true, check: options.check === true, rawRetentionMs, out: (line) => process.stdout.write(`${line}\n`) });
     if (result.problems > 0) process.exitCode = 1;
   });
 }

@@ -17,6 +17,7 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { z } from 'zod';
 import { resolveConfig } from './config.js';
+import { retry } from './async.js';
 import type { ProcessorDefinition } from './kit/processor.js';
 
 export class TopicError extends Error {
@@ -124,6 +125,73 @@ export function replicationFactor(brokers: number): number {
   return Math.max(1, Math.min(3, brokers));
 }
 
+/** The durability a topic needs on a cluster of `brokers`: what topicConfig and ensureTopics give it. */
+export function requiredDurability(brokers: number): { replicas: number; minInsyncReplicas: number } {
+  return { replicas: replicationFactor(brokers), minInsyncReplicas: brokers >= 3 ? 2 : 1 };
+}
+
+/** What one topic has: its smallest replica count over partitions and its min.insync.replicas. */
+export interface TopicDurability {
+  topic: string;
+  replicas: number;
+  minInsyncReplicas: number;
+}
+
+/**
+ * Why a topic is weaker than the cluster allows (empty when it is not): on three brokers or more,
+ * fewer than 3 replicas or min.insync.replicas below 2 let one broker's loss take acknowledged
+ * writes with it, or stop nothing when only the leader has them.
+ */
+export function durabilityFindings(found: TopicDurability, brokers: number): string[] {
+  const need = requiredDurability(brokers);
+  const findings: string[] = [];
+  if (found.replicas < need.replicas) {
+    findings.push(`replication factor ${found.replicas} on a cluster of ${brokers} brokers (expected ${need.replicas}: one broker's loss can lose its records)`);
+  }
+  if (found.minInsyncReplicas < need.minInsyncReplicas) {
+    findings.push(
+      `min.insync.replicas ${found.minInsyncReplicas} on a cluster of ${brokers} brokers (expected ${need.minInsyncReplicas}: ` +
+        `an acks=all write may be acknowledged by the leader alone) — kafka-configs --alter --entity-type topics --entity-name ${found.topic} --add-config min.insync.replicas=${need.minInsyncReplicas}`,
+    );
+  }
+  return findings;
+}
+
+/** Replicas and min.insync.replicas of the topics that exist, with the cluster's broker count. */
+export async function inspectDurability(admin: Admin, topics: string[]): Promise<{ brokers: number; topics: TopicDurability[] }> {
+  return retry(() => inspectDurabilityOnce(admin, topics), { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError });
+}
+
+async function inspectDurabilityOnce(admin: Admin, topics: string[]): Promise<{ brokers: number; topics: TopicDurability[] }> {
+  const existing = new Set(await admin.listTopics());
+  const present = [...new Set(topics)].filter((t) => existing.has(t));
+  const { brokers } = await admin.describeCluster();
+  if (present.length === 0) return { brokers: brokers.length, topics: [] };
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: present.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['min.insync.replicas'] })),
+  });
+  return {
+    brokers: brokers.length,
+    topics: present.map((topic) => {
+      const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];
+      const config = resources.find((r) => r.resourceName === topic)?.configEntries.find((c) => c.configName === 'min.insync.replicas');
+      return {
+        topic,
+        replicas: Math.min(...partitions.map((p) => p.replicas.length)),
+        minInsyncReplicas: Number(config?.configValue ?? 1),
+      };
+    }),
+  };
+}
+
+/** `topic: finding` for every topic a service uses that is weaker than its cluster allows (services log them as warnings at start). */
+export async function weakTopics(admin: Admin, topics: string[]): Promise<string[]> {
+  const { brokers, topics: found } = await inspectDurability(admin, topics);
+  return found.flatMap((t) => durabilityFindings(t, brokers).map((finding) => `${t.topic}: ${finding}`));
+}
+
 /** Partition count of a topic, or undefined when it does not exist. */
 export async function partitionCount(admin: Admin, topic: string): Promise<number | undefined> {
   const existing = await admin.listTopics();
@@ -178,6 +246,15 @@ const alreadyExists = (error: Error & { type?: string }) => error.type === 'TOPI
  * same topic at the same moment is not an error. Returns the topics this call created.
  */
 export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  // On a cluster, a topic just created (by us or another instance starting at the same moment)
+  // is not in every broker's metadata at once: its partitions are UNKNOWN_TOPIC_OR_PARTITION for
+  // a moment. Retriable Kafka errors are retried for a while; creating is idempotent.
+  return retry(() => ensureTopicsOnce(admin, specs), { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError });
+}
+
+const isRetriableKafkaError = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
+
+async function ensureTopicsOnce(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length > 0) {

@@ -11,7 +11,7 @@ import type { Logger } from '../lib/log.js';
 import { resourceEventSchema } from '../lib/raw-event.js';
 import { ConfigError, redactConfig } from '../lib/config.js';
 import { sleep, Backoff } from '../lib/async.js';
-import { ensureTopics, producerTopicSpecs, TopicError } from '../lib/topics.js';
+import { ensureTopics, producerTopicSpecs, TopicError, weakTopics } from '../lib/topics.js';
 import { streamIds, type ProducerConfig } from './config.js';
 import { discoverResource, KubeSource, loadKubeConfig, type ResourceInfo } from './kube.js';
 import { LeaderElector } from './leader.js';
@@ -54,8 +54,10 @@ async function ensureProducerTopics(kafka: Kafka, config: ProducerConfig, logger
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await ensureTopics(admin, producerTopicSpecs(config));
+    const specs = producerTopicSpecs(config);
+    const created = await ensureTopics(admin, specs);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
+    for (const finding of await weakTopics(admin, specs.map((s) => s.topic))) logger.warn({ finding }, 'topic weaker than the cluster allows');
   } catch (error) {
     if (error instanceof TopicError) throw new ConfigError(`invalid configuration:\n  stateTopic: ${error.message}`);
     throw error;

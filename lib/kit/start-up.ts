@@ -7,7 +7,7 @@ import type avro from 'avsc';
 import type { Logger } from '../log.js';
 import { retry } from '../async.js';
 import { WireDecoder, WireEncoder, parseSchema, registerSchema } from '../kafka/codec.js';
-import { ensureTopics, maxMessageBytes, processorTopicSpecs, requireInputTopic, type ResolvedTopics } from '../topics.js';
+import { ensureTopics, maxMessageBytes, processorTopicSpecs, requireInputTopic, weakTopics, type ResolvedTopics } from '../topics.js';
 import type { ProcessorDefinition } from './processor.js';
 import { BATCH_FRAMING, type TaskOutput } from './task.js';
 import type { StateCodecs } from './restore.js';
@@ -66,8 +66,10 @@ export async function prepareProcessor(context: StartUpContext): Promise<Prepare
     });
   await patiently('connecting to Kafka', () => admin.connect());
   const inputPartitions = await requireInputTopic(admin, topics.input, definition.name);
-  const created = await ensureTopics(admin, processorTopicSpecs(definition, topics, inputPartitions));
+  const specs = processorTopicSpecs(definition, topics, inputPartitions);
+  const created = await ensureTopics(admin, specs);
   if (created.length > 0) logger.info({ topics: created }, 'created topics');
+  for (const finding of await weakTopics(admin, [topics.input, ...specs.map((s) => s.topic)])) logger.warn({ finding }, 'topic weaker than the cluster allows');
   const limits = await maxMessageBytes(admin, [...new Set([...Object.values(topics.outputs), ...(topics.changelog ? [topics.changelog] : [])])]);
 
   const outputs: TaskOutput[] = [];

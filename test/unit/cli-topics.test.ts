@@ -75,27 +75,40 @@ describe('judging an existing topic', () => {
   const raw: CatalogTopic = { topic: 'r', role: 'raw', owner: 'producer', partitions: 3, compacted: false, exactPartitions: true };
 
   it('finds nothing wrong with a topic as declared, nor with a missing one', () => {
-    assert.deepEqual(judgeTopic(changelog, { partitions: 3, cleanupPolicy: 'compact', retentionMs: '604800000' }, -1).problems, []);
-    assert.deepEqual(judgeTopic(changelog, undefined, -1), { entry: changelog, state: undefined, problems: [], warnings: [] });
+    assert.deepEqual(judgeTopic(changelog, { partitions: 3, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'compact', retentionMs: '604800000' }, -1).problems, []);
+    assert.deepEqual(judgeTopic(changelog, undefined, -1), { entry: changelog, state: undefined, problems: [], warnings: [], weak: [] });
   });
 
   it('fails on a partition count that is part of the contract, warns on one that is not', () => {
-    assert.match(judgeTopic(changelog, { partitions: 2, cleanupPolicy: 'compact', retentionMs: undefined }, -1).problems[0] ?? '', /has 2 partitions, expected 3/);
-    const verdict = judgeTopic(output, { partitions: 2, cleanupPolicy: 'delete', retentionMs: undefined }, -1);
+    assert.match(judgeTopic(changelog, { partitions: 2, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'compact', retentionMs: undefined }, -1).problems[0] ?? '', /has 2 partitions, expected 3/);
+    const verdict = judgeTopic(output, { partitions: 2, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'delete', retentionMs: undefined }, -1);
     assert.deepEqual(verdict.problems, []);
     assert.match(verdict.warnings[0] ?? '', /has 2 partitions/);
   });
 
   it('fails on the wrong cleanup policy either way', () => {
-    assert.match(judgeTopic(changelog, { partitions: 3, cleanupPolicy: 'delete', retentionMs: undefined }, -1).problems[0] ?? '', /expected 'compact'/);
-    assert.match(judgeTopic(output, { partitions: 3, cleanupPolicy: 'compact', retentionMs: undefined }, -1).problems[0] ?? '', /expected 'delete'/);
-    assert.match(judgeTopic(changelog, { partitions: 3, cleanupPolicy: 'compact,delete', retentionMs: undefined }, -1).warnings[0] ?? '', /disappear/);
+    assert.match(judgeTopic(changelog, { partitions: 3, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'delete', retentionMs: undefined }, -1).problems[0] ?? '', /expected 'compact'/);
+    assert.match(judgeTopic(output, { partitions: 3, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'compact', retentionMs: undefined }, -1).problems[0] ?? '', /expected 'delete'/);
+    assert.match(judgeTopic(changelog, { partitions: 3, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'compact,delete', retentionMs: undefined }, -1).warnings[0] ?? '', /disappear/);
   });
 
   it('warns when the raw topic keeps less than replay needs', () => {
-    const verdict = judgeTopic(raw, { partitions: 3, cleanupPolicy: 'delete', retentionMs: '604800000' }, -1);
+    const verdict = judgeTopic(raw, { partitions: 3, replicas: 1, minInsyncReplicas: 1, cleanupPolicy: 'delete', retentionMs: '604800000' }, -1);
     assert.deepEqual(verdict.problems, []);
     assert.match(verdict.warnings[0] ?? '', /retention.ms is 604800000 \(168 h\), expected -1/);
+  });
+
+  it('calls a topic weak when it has fewer replicas or a lower min.insync.replicas than its cluster allows', () => {
+    const state = (replicas: number, minInsyncReplicas: number) => ({ partitions: 3, replicas, minInsyncReplicas, cleanupPolicy: 'delete', retentionMs: undefined });
+    assert.deepEqual(judgeTopic(output, state(3, 2), -1, 3).weak, []);
+    assert.deepEqual(judgeTopic(output, state(1, 1), -1, 1).weak, [], 'one broker allows no more');
+    assert.deepEqual(judgeTopic(output, state(2, 1), -1, 2).weak, [], 'two brokers: two replicas, min ISR 1');
+    const weak = judgeTopic(output, state(1, 1), -1, 3).weak;
+    assert.equal(weak.length, 2);
+    assert.match(weak[0]!, /replication factor 1 on a cluster of 3 brokers \(expected 3/);
+    assert.match(weak[1]!, /min.insync.replicas 1 on a cluster of 3 brokers \(expected 2.*--add-config min.insync.replicas=2/);
+    assert.equal(judgeTopic(output, state(3, 1), -1, 5).weak.length, 1);
+    assert.equal(judgeTopic(output, state(3, 2), -1, 3).problems.length, 0, 'weakness is not a broken contract');
   });
 });
 
