@@ -15,6 +15,7 @@ import type { ProducerMetrics } from './metrics.js';
 import type { ChangeItem, QueueItem } from './queue.js';
 import { stateKeys, type Checkpoint, type IndexEntry, type LeaderMarker } from './state.js';
 import { trimmedVersions } from './trim.js';
+import { faultPoint } from '../lib/fault-point.js';
 
 /** Record framing (offset delta, lengths, attributes) and a share of the batch header. */
 const recordOverhead = 128;
@@ -121,6 +122,7 @@ export class Publisher {
       await build(async (topic, messages, compress) => {
         await txn.send({ topic, messages, compression: compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None });
       });
+      faultPoint('before-commit');
       await txn.commit();
       this.options.metrics.transactions.inc({ outcome: 'committed' });
       this.options.metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);

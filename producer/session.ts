@@ -29,15 +29,7 @@ export interface SessionDeps {
   logger: Logger;
 }
 
-/** Kafka says another producer with our transactionalId took over. */
-export function isFencedError(error: unknown): boolean {
-  for (let e = error as { type?: unknown; name?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | undefined; e; ) {
-    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED') return true;
-    if (typeof e.message === 'string' && /fenced|epoch/i.test(e.message) && e.type !== undefined) return true;
-    e = (e.cause ?? e.originalError) as typeof e;
-  }
-  return false;
-}
+export { isFencedError } from '../lib/kafka/producer-errors.js';
 
 export class Session {
   private producer: Producer | undefined;

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { RunnerMetrics } from './metrics.js';
 import { BetweenTransactions, type PartitionUnit } from './partition.js';
 import { StopRequested } from './schemas-ready.js';
+import { kafkaErrorTypes, needsNewProducer } from '../kafka/producer-errors.js';
 
 export interface ConsumerLoopOptions {
   kafka: Kafka;
@@ -31,6 +32,16 @@ export interface ConsumerLoopOptions {
   onEmptyBatch?: (partition: number, nextOffset: number) => void;
   /** The consumer failed and kafkajs will not restart it. */
   onFatal: (error: Error) => void;
+}
+
+/** A batch failed on a producer error that the partition's reset cured: retriable, so kafkajs restarts the consumer instead of dying. */
+export class PartitionReinitialised extends Error {
+  override name = 'PartitionReinitialised';
+  readonly retriable = true;
+  constructor(partition: number, error: unknown) {
+    // No `cause`: kafkajs judges retriability by the innermost cause.
+    super(`partition ${partition} re-initialised after: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 export class ConsumerLoop {
@@ -135,8 +146,15 @@ export class ConsumerLoop {
         if (error instanceof BetweenTransactions) throw error.error;
         // The transaction failed or the restore was interrupted: start this partition afresh
         // (new producer, fencing, committed offset, restore) when its records come again.
-        this.options.logger.warn({ partition: batch.partition, err: error instanceof Error ? error.message : String(error) }, 'batch failed; the partition will be re-initialised');
+        this.options.logger.warn(
+          { partition: batch.partition, err: error instanceof Error ? error.message : String(error), type: kafkaErrorTypes(error)[0] },
+          'batch failed; the partition will be re-initialised',
+        );
         await unit.reset();
+        // kafkajs gives a consumer up for good on an error it does not call retriable; a broken
+        // or fenced transactional producer is cured by the reset (a new producer): let kafkajs
+        // restart the consumer, which then resumes from the committed offsets.
+        if (needsNewProducer(error)) throw new PartitionReinitialised(batch.partition, error);
         throw error;
       }
     });

@@ -14,6 +14,7 @@
 // is committed. A crash between the two repeats the batch.
 import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
 import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
+import { faultPoint } from '../fault-point.js';
 
 /** Sends of more bytes than this are gzipped: large records reach the broker (and readers) small; small sends skip the CPU. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
@@ -93,6 +94,7 @@ export class ExactlyOnceDelivery implements Delivery {
       for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await transaction.sendBatch({ ...call, acks: -1 });
       const offsets = [{ topic: this.context.inputTopic, partitions: [{ partition, offset: String(nextOffset) }] }];
       await transaction.sendOffsets({ consumerGroupId: this.context.groupId, topics: offsets });
+      faultPoint('before-commit');
       await transaction.commit();
     } catch (error) {
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
