@@ -4,7 +4,7 @@
 // otherwise the embedded local stack, reused if it is up, else started here and stopped after.
 import { spawn } from 'node:child_process';
 import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LocalStack } from '../stack/stack.js';
 
 const args = new Set(process.argv.slice(2));
@@ -58,15 +58,15 @@ async function realServices(): Promise<Services> {
 
 /**
  * The fault suite kills Kafka, the registry and the API server: it always gets a stack of its own
- * (KUBETRAIL_FAULTS_STACK_DIR, default .kubetrail/faults-stack), never the shared one nor the
+ * (KUBETRAIL_FAULTS_STACK_DIR, default .kubetrail/faults-cluster: three brokers), never the shared one nor the
  * services named in the environment, which others may be using. Started here if it is not up,
  * stopped at the end if it was started here. Each scenario appends its counts to a results file;
  * the total is printed after the files ran.
  */
 async function faultsServices(): Promise<Services & { results: string }> {
-  const configured = process.env.KUBETRAIL_FAULTS_STACK_DIR ?? join('.kubetrail', 'faults-stack');
-  const stackDir = isAbsolute(configured) ? configured : resolve(configured);
-  const stack = new LocalStack({ stackDir });
+  const { faultsBrokers, faultsStackDir } = await import('./faults/support/stack.js');
+  const stackDir = faultsStackDir();
+  const stack = new LocalStack({ stackDir, brokers: faultsBrokers });
   const wasUp = await stack.isUp();
   console.error(wasUp ? `[test] reusing the fault suite's stack in ${stackDir}` : `[test] starting the fault suite's own stack in ${stackDir}`);
   const connection = await stack.up();

@@ -1,6 +1,6 @@
 // Fault suite: the pipeline's own processes die. Processors and the producer are killed with
 // SIGKILL at random moments, many times, and started again; the leading producer is killed with a
-// standby running, which takes over. Every change must still be on the raw topic exactly once and
+// standby running, which takes over. Two live instances of each processor share its group. Every change must still be on the raw topic exactly once and
 // every final state exactly once on the completed and summary topics. See docs/faults.md.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,7 +63,6 @@ async function waitForLeader(pipeline: Pipeline, not: ProducerChild, timeoutMs =
 test('leading producer killed with a standby running, twice: the standby takes over', { timeout: 300_000 }, async () => {
   const takeovers: number[] = [];
   const { result } = await runScenario(env, 'leader-failover', { workflows: 48, concurrency: 12, stepDelayMs: [200, 700] }, async ({ pipeline, driver, random }) => {
-    await pipeline.startProducer(); // the standby: ready as "standby"
     for (const at of [0.25 + random() * 0.1, 0.6 + random() * 0.1]) {
       await driver.whenProgress(at);
       const [leader] = await pipeline.leaders();

@@ -35,6 +35,9 @@ export interface DrivenWorkflow {
   uid: string | undefined;
   /** Distinct resourceVersions the API server answered with, in order. */
   versions: string[];
+  /** Deleted after its last step (one workflow in four): the raw topic must end it with one DELETED. */
+  deletes: boolean;
+  deleted: boolean;
   done: boolean;
 }
 
@@ -127,9 +130,12 @@ export class Driver {
       finalPhase: script.finalPhase,
       uid: undefined,
       versions: [],
+      deletes: false,
+      deleted: false,
       done: false,
     }));
-    this.plannedWrites = scripts.reduce((n, { script }) => n + 1 + script.steps.length, 0);
+    this.workflows.forEach((w, i) => (w.deletes = i % 4 === 1));
+    this.plannedWrites = scripts.reduce((n, { script }, i) => n + 1 + script.steps.length + (this.workflows[i]!.deletes ? 1 : 0), 0);
   }
 
   /** Changes driven: distinct resourceVersions written. */
@@ -153,6 +159,10 @@ export class Driver {
     if (typeof metadata.uid === 'string') workflow.uid ??= metadata.uid;
     if (typeof rv === 'string' && workflow.versions[workflow.versions.length - 1] !== rv) workflow.versions.push(rv);
     this.writes += 1;
+    this.wake();
+  }
+
+  private wake() {
     const ready = this.progressWaiters.filter((w) => this.progress >= w.fraction);
     this.progressWaiters = this.progressWaiters.filter((w) => this.progress < w.fraction);
     for (const w of ready) w.resolve();
@@ -176,6 +186,20 @@ export class Driver {
     for (const step of script.steps) {
       await pause();
       this.record(workflow, await retrying(`patch ${script.name} (${step.describe})`, () => this.sim.patch(script.namespace, script.name, step.patch)));
+    }
+    if (workflow.deletes) {
+      await pause();
+      await retrying(`delete ${script.name}`, async () => {
+        try {
+          await this.sim.delete(script.namespace, script.name);
+        } catch (error) {
+          // A delete retried after the API server went away may have landed the first time.
+          if (statusOf(error) !== 404) throw error;
+        }
+      });
+      workflow.deleted = true;
+      this.writes += 1;
+      this.wake();
     }
     workflow.done = true;
   }

@@ -6,7 +6,9 @@ import { kafkaClient } from '../../../lib/kafka/client.js';
 import { ArgoSimulator } from '../../../stack/argo-simulator.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { childProducerEnv, spawnProducer, type ChildProducer } from '../../support/producer.js';
-import { ProcessorChild, type ChildSpec } from '../../support/kit-helpers.js';
+import { ProcessorChild, testLogsDir, type ChildSpec } from '../../support/kit-helpers.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { uniqueName } from '../../support/services.js';
 import type { FaultsStack } from './stack.js';
 
@@ -45,11 +47,16 @@ export class Pipeline {
   readonly sim: ArgoSimulator;
   /** Every producer started in this scenario, in order (their logs tell the relists). */
   readonly producers: ProducerChild[] = [];
-  readonly processors = new Map<ProcessorKind, ProcessorChild>();
+  /** Live instances of each processor, oldest first (one consumer group per processor). */
+  readonly processors = new Map<ProcessorKind, ProcessorChild[]>(processorKinds.map((kind) => [kind, []]));
   /** Every processor process started, for the logs of a failed run. */
   readonly processorHistory: Array<{ kind: ProcessorKind; child: ProcessorChild }> = [];
   /** Faults injected, by kind ("kafka kill -9", "producer SIGKILL"...). */
   readonly faults: string[] = [];
+  /** When the last fault was injected (ms since the epoch), for the time to recover. */
+  lastFaultAt = 0;
+  /** etcd revisions the scenario compacted at: the only loss window the verifier accepts. */
+  readonly compactions: bigint[] = [];
   private producerCount = 0;
 
   constructor(
@@ -69,6 +76,7 @@ export class Pipeline {
 
   fault(kind: string) {
     this.faults.push(kind);
+    this.lastFaultAt = Date.now();
   }
 
   dlqTopic(kind: ProcessorKind) {
@@ -76,7 +84,7 @@ export class Pipeline {
   }
 
   /** Starts a producer of the scenario's stream; resolves once it answers /readyz (leader watching, or standby). */
-  async startProducer(options: { waitReady?: boolean; instance?: string } = {}): Promise<ProducerChild> {
+  async startProducer(options: { waitReady?: boolean; instance?: string; env?: Record<string, string> } = {}): Promise<ProducerChild> {
     this.producerCount += 1;
     const instance = options.instance ?? `p${this.producerCount}`;
     const httpPort = await freePort();
@@ -87,7 +95,7 @@ export class Pipeline {
           stream: this.base,
           namespace: this.namespace,
           instance,
-          extra: { KUBECONFIG: this.env.kubeconfig, KUBETRAIL_HTTP_PORT: String(httpPort), ...this.options.producerExtra },
+          extra: { KUBECONFIG: this.env.kubeconfig, KUBETRAIL_HTTP_PORT: String(httpPort), ...this.options.producerExtra, ...options.env },
         },
       ),
     );
@@ -143,41 +151,67 @@ export class Pipeline {
     };
   }
 
-  /** Starts a processor (the raw topic must exist); `waitReady` false returns at once. */
-  async startProcessor(kind: ProcessorKind, { waitReady = true } = {}): Promise<ProcessorChild> {
-    const child = new ProcessorChild(this.env.connection, this.processorSpec(kind));
-    this.processors.set(kind, child);
+  /** Starts one more instance of a processor (the raw topic must exist); `waitReady` false returns at once; `env` adds settings (a fault point). */
+  async startProcessor(kind: ProcessorKind, { waitReady = true, env = {} }: { waitReady?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessorChild> {
+    const child = new ProcessorChild(this.env.connection, this.processorSpec(kind), env);
+    this.processors.get(kind)!.push(child);
     this.processorHistory.push({ kind, child });
     if (waitReady) await child.ready;
     return child;
   }
 
-  async killProcessor(kind: ProcessorKind, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.processors.get(kind);
+  /** The live instances of a processor. */
+  instances(kind: ProcessorKind): ProcessorChild[] {
+    return this.processors.get(kind)!.filter((c) => c.process.exitCode === null && c.process.signalCode === null);
+  }
+
+  /** Kills one instance of a processor (`which`, else the oldest). */
+  async killProcessor(kind: ProcessorKind, signal: NodeJS.Signals = 'SIGKILL', which?: ProcessorChild): Promise<void> {
+    const list = this.processors.get(kind)!;
+    const child = which ?? list[0];
     if (!child) return;
     await child.kill(signal);
-    this.processors.delete(kind);
+    list.splice(list.indexOf(child), 1);
   }
 
-  /** Producer, then both processors, ready. */
-  async start(): Promise<void> {
+  /** Two producers (a leader and a standby) and two live instances of each processor, ready. */
+  async start({ producers = 2, instances = 2 } = {}): Promise<void> {
     await this.startProducer();
-    await Promise.all(processorKinds.map((kind) => this.startProcessor(kind)));
+    for (let i = 1; i < producers; i++) await this.startProducer();
+    await Promise.all(processorKinds.flatMap((kind) => Array.from({ length: instances }, () => this.startProcessor(kind))));
   }
 
-  /** Kills whatever still runs (the scenario is over, or failed). */
+  /** After the faults: at least one live producer and one live instance of each processor. */
+  async ensureRunning(): Promise<void> {
+    if (!this.producers.some((p) => p.process.exitCode === null && p.process.signalCode === null)) await this.startProducer();
+    for (const kind of processorKinds) if (this.instances(kind).length === 0) await this.startProcessor(kind);
+  }
+
+  /** Kills whatever still runs (the scenario is over, or failed); resumes what a scenario left stopped first. */
   async shutdown(): Promise<void> {
+    const running = (c: { process: { exitCode: number | null; signalCode: NodeJS.Signals | null } }) => c.process.exitCode === null && c.process.signalCode === null;
     await Promise.all([
-      ...this.producers.map((p) => p.kill('SIGKILL')),
-      ...this.processorHistory.map(({ child }) => (child.process.exitCode === null && child.process.signalCode === null ? child.kill('SIGKILL') : undefined)),
+      ...this.producers.filter(running).map((p) => p.kill('SIGKILL')),
+      ...this.processorHistory.filter(({ child }) => running(child)).map(({ child }) => child.kill('SIGKILL')),
     ]);
+  }
+
+  /** Every process's whole log, in .kubetrail/test-logs/faults-<scenario>.log (the failure message shows the tails); returns the path. */
+  saveLogs(): string {
+    const file = join(testLogsDir, `faults-${this.base}.log`);
+    mkdirSync(testLogsDir, { recursive: true });
+    const parts: string[] = [];
+    for (const p of this.producers) parts.push(`--- producer ${p.instance}\n${p.output.join('\n')}`);
+    for (const { kind, child } of this.processorHistory) parts.push(`--- ${kind} pid ${child.process.pid}\n${child.stderr}`);
+    writeFileSync(file, parts.join('\n'));
+    return file;
   }
 
   /** Recent logs of every process, for a failure message. */
   logs(lines = 15): string {
     const parts: string[] = [];
     for (const p of this.producers) parts.push(`--- producer ${p.instance}\n${p.output.slice(-lines).join('\n')}`);
-    for (const { kind, child } of this.processorHistory.slice(-4)) parts.push(`--- ${kind} pid ${child.process.pid}\n${child.stderr.split('\n').slice(-lines).join('\n')}`);
+    for (const { kind, child } of this.processorHistory.slice(-6)) parts.push(`--- ${kind} pid ${child.process.pid}\n${child.stderr.split('\n').slice(-lines).join('\n')}`);
     return parts.join('\n');
   }
 }

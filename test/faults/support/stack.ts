@@ -1,7 +1,8 @@
-// The fault suite's own embedded stack. Killing Kafka, the registry or the API server would break
-// whatever else uses the shared stack (.kubetrail/stack) at the same time, so every fault test
-// runs against a stack of its own: KUBETRAIL_FAULTS_STACK_DIR, by default .kubetrail/faults-stack
-// (own ports and data, the same download cache). The services named in KAFKA_BROKERS,
+// The fault suite's own embedded stack: a three-broker Kafka cluster (replication 3, min ISR 2),
+// the registry and the API server. Killing them would break whatever else uses the shared stack
+// (.kubetrail/stack) at the same time, so every fault test runs against a stack of its own:
+// KUBETRAIL_FAULTS_STACK_DIR, by default .kubetrail/faults-cluster (own ports and data, the same
+// download cache). The services named in KAFKA_BROKERS,
 // SCHEMA_REGISTRY_URL and KUBECONFIG are ignored here on purpose: they may be someone else's.
 //
 // `npm run test:faults` (test/run.ts) brings this stack up once for all the files and stops it at
@@ -15,8 +16,11 @@ import { LocalStack } from '../../../stack/stack.js';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Where the fault suite's stack lives: KUBETRAIL_FAULTS_STACK_DIR (relative to the repository) or .kubetrail/faults-stack. */
+/** Brokers of the faults stack. */
+export const faultsBrokers = 3;
+
 export function faultsStackDir(): string {
-  const dir = process.env.KUBETRAIL_FAULTS_STACK_DIR ?? join('.kubetrail', 'faults-stack');
+  const dir = process.env.KUBETRAIL_FAULTS_STACK_DIR ?? join('.kubetrail', 'faults-cluster');
   return isAbsolute(dir) ? dir : resolve(repoRoot, dir);
 }
 
@@ -35,7 +39,7 @@ export interface FaultsStack {
  */
 export async function useFaultsStack(): Promise<FaultsStack> {
   const dir = faultsStackDir();
-  const first = new LocalStack({ stackDir: dir });
+  const first = new LocalStack({ stackDir: dir, brokers: faultsBrokers });
   const wasUp = await first.isUp();
   if (!wasUp) process.stderr.write(`[faults] starting the fault suite's own stack in ${dir}\n`);
   const settings = await first.up();

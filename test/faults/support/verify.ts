@@ -1,35 +1,40 @@
-// What a fault scenario checks, by id and resourceVersion, once the faults are over:
+// What a fault scenario checks, by id and resourceVersion, once the faults are over. Nothing is
+// excused by what the system under test says about itself (its logs); the only fact taken from
+// outside the topics is the etcd compaction revisions the scenario itself made.
 //
 //   raw topic   Every resourceVersion the driver wrote (from the API server's answers) is on the
-//               raw topic exactly once, unless it is legitimately superseded: a change made while
-//               no watch ran and then compacted away (410 Gone) is only visible through the relist
-//               that follows, as the object's state at the list (a READ with a newer or equal
-//               resourceVersion). "While no watch ran" is the relist window (C, L]: C the
-//               resourceVersion the producer relisted from (its committed checkpoint, logged with
-//               "watch expired (410 Gone): relisting"; 0 at a first start), L the list's
-//               resourceVersion (logged with "relisted"). A version inside a window counts as
-//               superseded only if a READ of that workflow at or after it is on the topic. Anything
-//               else not on the topic is lost; the final state of every workflow must always be
-//               there. A (uid, resourceVersion) twice is a duplicate; a version never written is a
-//               phantom.
-//   completed   The completed-filter output holds exactly one record per workflow that ended in
-//               Succeeded, Failed or Error, with that phase, and none for the others.
-//   summaries   The workflow-summary output summarizes no change twice (by source.eventId), and
-//               the last summary of every workflow is its final state (the final change's own
-//               summary, or an equal one before it when the final change said nothing new).
+//               raw topic exactly once, unless it is superseded: a change that etcd compacted
+//               away (its revision ≤ a compaction the scenario made) before a watch saw it can
+//               only arrive through the relist that follows, as a READ of the object at a newer
+//               or equal resourceVersion; such a change counts as superseded only when that READ
+//               is on the topic. Anything else missing is lost; the final state of every workflow
+//               must always be there. A (uid, resourceVersion) twice is a duplicate, a version
+//               never written a phantom. Per workflow, resourceVersions increase strictly in topic
+//               order, except at a READ or an inferred DELETED (a relist): otherwise out of order.
+//               A scenario without a compaction must see no READ at all (no relist) and nothing
+//               superseded.
+//   outputs     What each processor must have written is computed from the raw topic with the
+//               processor's own definition (its pure process() over an in-memory store, record
+//               by record in partition order, as the runner does). Per key, the output topic must
+//               hold exactly that sequence of event ids: an expected id missing is lost, an id
+//               twice is duplicated, an id no input explains is unexpected, the same ids in
+//               another order are out of order.
 //   dead letters  None: every record the producer wrote is a good one.
 //
 // resourceVersions are compared as integers (etcd revisions): Kubernetes calls them opaque, but
-// the window test needs an order, and the embedded API server's are etcd's.
+// the compaction test needs an order, and the embedded API server's are etcd's.
 import { appendFileSync } from 'node:fs';
 import avro from 'avsc';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { finalPhases } from '../../../lib/argo-workflow.js';
 import { resourceEventSchema, type ResourceEvent } from '../../../lib/raw-event.js';
+import type { KeyValueStore, ProcessorDefinition } from '../../../lib/kit/processor.js';
+import { PartitionReader } from '../../../lib/kafka/topic-reader.js';
 import { workflowSummarySchema, type WorkflowSummary } from '../../../schemas/generated/workflow-summary.js';
-import { defaultWorkflowSummaryOptions, fingerprint, summarize } from '../../../processors/workflow-summary/summary.js';
+import { createCompletedFilter } from '../../../processors/completed-filter/index.js';
+import { createWorkflowSummary } from '../../../processors/workflow-summary/index.js';
 import type { DrivenWorkflow } from './driver.js';
-import { sleep, type Pipeline } from './pipeline.js';
+import { sleep, type Pipeline, type ProcessorKind } from './pipeline.js';
 
 export interface CollectedRecord {
   partition: number;
@@ -39,7 +44,16 @@ export interface CollectedRecord {
   headers: Record<string, string>;
 }
 
-/** Reads a topic from the beginning (read_committed), keeping every record's bytes. */
+const collected = (partition: number, message: KafkaMessage): CollectedRecord => {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) headers[name] = last.toString();
+  }
+  return { partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers };
+};
+
+/** Reads a topic from the beginning (read_committed) as it grows, keeping every record's bytes: for waiting, not for the verdict. */
 export class TopicCollector {
   readonly records: CollectedRecord[] = [];
   private constructor(
@@ -52,23 +66,32 @@ export class TopicCollector {
     const collector = new TopicCollector(consumer, topic);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) {
-          const last = Array.isArray(value) ? value[value.length - 1] : value;
-          if (last !== undefined) headers[name] = last.toString();
-        }
-        collector.records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers });
-      },
-    });
+    await consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => void collector.records.push(collected(partition, message)) });
     return collector;
   }
 
   stop(): Promise<void> {
     return this.consumer.disconnect();
   }
+}
+
+/** Every committed record of a topic up to each partition's end at the time of the call (read_committed, assign and seek: no group). */
+export async function readToEnd(kafka: Kafka, topic: string): Promise<CollectedRecord[]> {
+  const admin = kafka.admin();
+  const reader = new PartitionReader(kafka);
+  const records: CollectedRecord[] = [];
+  try {
+    await admin.connect();
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    const offsets = await admin.fetchTopicOffsets(topic);
+    for (const { partition } of offsets.sort((a, b) => a.partition - b.partition)) {
+      await reader.readToEnd(topic, partition, (message) => records.push(collected(partition, message)));
+    }
+  } finally {
+    await reader.close();
+    await admin.disconnect();
+  }
+  return records;
 }
 
 // Values are decoded with the schemas the services write with, not through the registry: a
@@ -86,34 +109,84 @@ const decodeWith = <T>(type: avro.Type, value: Buffer | null): T | undefined => 
 export const decodeRaw = (value: Buffer | null) => decodeWith<ResourceEvent>(rawType, value);
 export const decodeSummary = (value: Buffer | null) => decodeWith<WorkflowSummary>(summaryType, value);
 
-export interface RelistWindow {
-  from: bigint;
-  to: bigint;
-  producer: string;
+/** The processors as the pipeline runs them (default options), and how to read the event id an output record stands for. */
+const definitions: Record<ProcessorKind, { definition: ProcessorDefinition<ResourceEvent, Record<string, unknown>, unknown>; idOf: (value: Buffer | null) => string | undefined }> = {
+  'completed-filter': { definition: createCompletedFilter() as never, idOf: (value) => decodeRaw(value)?.id },
+  'workflow-summary': { definition: createWorkflowSummary() as never, idOf: (value) => decodeSummary(value)?.source.eventId },
+};
+
+class MemoryStore<S> implements KeyValueStore<S> {
+  private readonly map = new Map<string, S>();
+  get(key: string) {
+    return this.map.get(key);
+  }
+  put(key: string, value: S) {
+    this.map.set(key, value);
+  }
+  delete(key: string) {
+    this.map.delete(key);
+  }
 }
 
-/** The relist windows (C, L] of every producer process, from their logs (see the file comment). */
-export function relistWindows(producers: Array<{ instance: string; output: string[] }>): RelistWindow[] {
-  const windows: RelistWindow[] = [];
-  for (const producer of producers) {
-    let from: bigint | undefined;
-    for (const line of producer.output) {
-      if (!line.startsWith('{')) continue;
-      let entry: { msg?: string; resourceVersion?: string | null };
-      try {
-        entry = JSON.parse(line) as typeof entry;
-      } catch {
-        continue;
-      }
-      if (entry.msg === 'no usable checkpoint: listing') from = 0n;
-      else if (entry.msg === 'watch expired (410 Gone): relisting' && entry.resourceVersion) from = BigInt(entry.resourceVersion);
-      else if (entry.msg === 'relisted' && entry.resourceVersion) {
-        windows.push({ from: from ?? 0n, to: BigInt(entry.resourceVersion), producer: producer.instance });
-        from = undefined;
-      }
+/** Per output key, the event ids a processor must write, in order: its own process() over the raw records in partition order. */
+export function expectedOutputs(kind: ProcessorKind, raw: CollectedRecord[]): Map<string, string[]> {
+  const { definition } = definitions[kind];
+  const store = new MemoryStore<unknown>();
+  const byKey = new Map<string, string[]>();
+  for (const record of raw) {
+    const event = decodeRaw(record.value);
+    if (!event) continue;
+    const outputs = definition.process(
+      { topic: 'raw', partition: record.partition, offset: record.offset, key: record.key, value: event, timestamp: 0, headers: record.headers },
+      { state: store },
+    );
+    for (const output of outputs) {
+      const list = byKey.get(output.key ?? '') ?? [];
+      list.push(event.id);
+      byKey.set(output.key ?? '', list);
     }
   }
-  return windows;
+  return byKey;
+}
+
+export interface OutputCheck {
+  expected: number;
+  found: number;
+  lost: string[];
+  duplicates: string[];
+  unexpected: string[];
+  outOfOrder: string[];
+}
+
+/** Compares an output topic with what its processor must have written, key by key. */
+export function checkOutput(kind: ProcessorKind, raw: CollectedRecord[], output: CollectedRecord[]): OutputCheck {
+  const expected = expectedOutputs(kind, raw);
+  const actual = new Map<string, string[]>();
+  for (const record of output) {
+    const id = definitions[kind].idOf(record.value) ?? `undecodable@${record.partition}:${record.offset}`;
+    const list = actual.get(record.key ?? '') ?? [];
+    list.push(id);
+    actual.set(record.key ?? '', list);
+  }
+  const check: OutputCheck = { expected: 0, found: 0, lost: [], duplicates: [], unexpected: [], outOfOrder: [] };
+  for (const key of new Set([...expected.keys(), ...actual.keys()])) {
+    const want = expected.get(key) ?? [];
+    const got = actual.get(key) ?? [];
+    check.expected += want.length;
+    const wanted = new Set(want);
+    const seen = new Map<string, number>();
+    for (const id of got) seen.set(id, (seen.get(id) ?? 0) + 1);
+    for (const id of want) if (seen.has(id)) check.found += 1;
+    for (const id of want) if (!seen.has(id)) check.lost.push(`${key}@${id.slice(0, 8)}`);
+    for (const [id, n] of seen) {
+      if (n > 1) check.duplicates.push(`${key}@${id.slice(0, 8)}×${n}`);
+      if (!wanted.has(id)) check.unexpected.push(`${key}@${id.slice(0, 8)}`);
+    }
+    const firstSeen = [...seen.keys()].filter((id) => wanted.has(id));
+    const inOrder = want.filter((id) => seen.has(id));
+    if (firstSeen.join() !== inOrder.join()) check.outOfOrder.push(key);
+  }
+  return check;
 }
 
 export interface Verdict {
@@ -121,153 +194,163 @@ export interface Verdict {
   complete: boolean;
   workflows: number;
   changes: number;
-  raw: { records: number; present: number; superseded: number; missing: string[]; duplicates: string[]; phantoms: string[]; finalMissing: string[] };
-  completed: { expected: number; found: number; lost: string[]; duplicates: string[]; spurious: string[]; wrongPhase: string[] };
-  summaries: { expected: number; found: number; lost: string[]; duplicates: string[]; notLast: string[] };
+  raw: { records: number; present: number; superseded: number; reads: number; missing: string[]; duplicates: string[]; phantoms: string[]; finalMissing: string[]; outOfOrder: string[] };
+  outputs: Record<ProcessorKind, OutputCheck>;
+  /** completed-filter: one record per workflow that ended in a final phase, with that phase. */
+  completed: { expected: number; found: number; spurious: string[]; wrongPhase: string[] };
   deadLetters: number;
-  relists: number;
   lost: number;
   duplicated: number;
+  outOfOrder: number;
+  /** When every expected record was first there (ms since the epoch); set by collectAndVerify. */
+  completeAt: number;
 }
 
-export function verify(
-  workflows: DrivenWorkflow[],
-  topics: { raw: CollectedRecord[]; completed: CollectedRecord[]; summary: CollectedRecord[]; deadLetters: number },
-  windows: RelistWindow[],
-): Verdict {
-  const raw = topics.raw.map((r) => ({ record: r, event: decodeRaw(r.value) }));
+export interface VerifyInput {
+  raw: CollectedRecord[];
+  outputs: Record<ProcessorKind, CollectedRecord[]>;
+  deadLetters: number;
+}
+
+export function verify(workflows: DrivenWorkflow[], topics: VerifyInput, facts: { compactions: bigint[] }): Verdict {
+  const events = topics.raw.map((r) => decodeRaw(r.value)).filter((e): e is ResourceEvent => e !== undefined);
   const rawByUid = new Map<string, ResourceEvent[]>();
-  for (const { event } of raw) {
-    if (!event) continue;
+  for (const event of events) {
     const list = rawByUid.get(event.uid) ?? [];
     list.push(event);
     rawByUid.set(event.uid, list);
   }
   const completedByUid = new Map<string, ResourceEvent[]>();
-  for (const r of topics.completed) {
+  for (const r of topics.outputs['completed-filter']) {
     const event = decodeRaw(r.value);
     if (!event) continue;
     const list = completedByUid.get(event.uid) ?? [];
     list.push(event);
     completedByUid.set(event.uid, list);
   }
-  const summariesByUid = new Map<string, WorkflowSummary[]>();
-  for (const r of topics.summary) {
-    const summary = decodeSummary(r.value);
-    if (!summary) continue;
-    const list = summariesByUid.get(summary.uid) ?? [];
-    list.push(summary); // one key (namespace/name) is one partition: this is topic order per workflow
-    summariesByUid.set(summary.uid, list);
-  }
-
+  const outputs = {
+    'completed-filter': checkOutput('completed-filter', topics.raw, topics.outputs['completed-filter']),
+    'workflow-summary': checkOutput('workflow-summary', topics.raw, topics.outputs['workflow-summary']),
+  };
   const v: Verdict = {
     complete: true,
     workflows: workflows.length,
     changes: 0,
-    raw: { records: topics.raw.length, present: 0, superseded: 0, missing: [], duplicates: [], phantoms: [], finalMissing: [] },
-    completed: { expected: 0, found: 0, lost: [], duplicates: [], spurious: [], wrongPhase: [] },
-    summaries: { expected: 0, found: 0, lost: [], duplicates: [], notLast: [] },
+    raw: { records: topics.raw.length, present: 0, superseded: 0, reads: events.filter((e) => e.operation === 'READ').length, missing: [], duplicates: [], phantoms: [], finalMissing: [], outOfOrder: [] },
+    outputs,
+    completed: { expected: 0, found: 0, spurious: [], wrongPhase: [] },
     deadLetters: topics.deadLetters,
-    relists: windows.length,
     lost: 0,
     duplicated: 0,
+    outOfOrder: 0,
+    completeAt: 0,
   };
-  const inWindow = (rv: bigint) => windows.some((w) => rv > w.from && rv <= w.to);
+  const compactedUpTo = facts.compactions.reduce((max, c) => (c > max ? c : max), 0n);
+  const relisted = (e: ResourceEvent) => e.operation === 'READ' || e.source.inferred;
 
   for (const w of workflows) {
-    v.changes += w.versions.length;
-    const events = (w.uid && rawByUid.get(w.uid)) || [];
+    v.changes += w.versions.length + (w.deleted ? 1 : 0);
+    const mine = (w.uid && rawByUid.get(w.uid)) || [];
     const counts = new Map<string, number>();
-    for (const e of events) counts.set(e.resourceVersion, (counts.get(e.resourceVersion) ?? 0) + 1);
+    for (const e of mine) counts.set(e.resourceVersion, (counts.get(e.resourceVersion) ?? 0) + 1);
     const written = new Set(w.versions);
+    // The driver cannot know the revision of a delete: a DELETED record's version is its own.
+    const deletes = mine.filter((e) => e.operation === 'DELETED');
     for (const [rv, n] of counts) {
       if (n > 1) v.raw.duplicates.push(`${w.name}@${rv}×${n}`);
-      if (!written.has(rv) && !events.some((e) => e.resourceVersion === rv && e.source.inferred)) v.raw.phantoms.push(`${w.name}@${rv}`);
+      const explained = mine.some((e) => e.resourceVersion === rv && (e.source.inferred || e.operation === 'DELETED'));
+      if (!written.has(rv) && !explained) v.raw.phantoms.push(`${w.name}@${rv}`);
     }
-    const reads = events.filter((e) => e.operation === 'READ').map((e) => BigInt(e.resourceVersion));
+    if (w.deleted && deletes.length === 0) {
+      v.raw.missing.push(`${w.name}@DELETED`);
+      v.complete = false;
+    }
+    if (deletes.length > 1) v.raw.duplicates.push(`${w.name}@DELETED×${deletes.length}`);
+    if (!w.deleted && deletes.length > 0) v.raw.phantoms.push(`${w.name}@DELETED (never deleted)`);
+    for (let i = 1; i < mine.length; i++) {
+      const [before, now] = [BigInt(mine[i - 1]!.resourceVersion), BigInt(mine[i]!.resourceVersion)];
+      if (relisted(mine[i]!) ? now < before : now <= before) v.raw.outOfOrder.push(`${w.name}: ${before} then ${now}`);
+    }
+    const reads = mine.filter((e) => e.operation === 'READ').map((e) => BigInt(e.resourceVersion));
     for (const rv of w.versions) {
       if (counts.has(rv)) v.raw.present += 1;
-      else if (inWindow(BigInt(rv)) && reads.some((r) => r >= BigInt(rv))) v.raw.superseded += 1;
+      else if (BigInt(rv) <= compactedUpTo && reads.some((r) => r >= BigInt(rv))) v.raw.superseded += 1;
       else v.raw.missing.push(`${w.name}@${rv}`);
     }
     const finalRv = w.versions[w.versions.length - 1];
-    const finalEvent = events.find((e) => e.resourceVersion === finalRv);
-    if (!finalEvent) {
+    if (!mine.some((e) => e.resourceVersion === finalRv)) {
       v.raw.finalMissing.push(`${w.name}@${finalRv}`);
       v.complete = false;
     }
-
-    // completed-filter: once per workflow that ended in a final phase, none for the others.
     const passed = (w.uid && completedByUid.get(w.uid)) || [];
     if (finalPhases.has(w.finalPhase)) {
       v.completed.expected += 1;
-      if (passed.length === 0) {
-        v.completed.lost.push(w.name);
-        v.complete = false;
-      } else v.completed.found += 1;
-      if (passed.length > 1) v.completed.duplicates.push(`${w.name}×${passed.length}`);
+      if (passed.length > 0) v.completed.found += 1;
       for (const e of passed) {
         const phase = (JSON.parse(e.object) as { status?: { phase?: string } }).status?.phase;
         if (phase !== w.finalPhase) v.completed.wrongPhase.push(`${w.name}: ${phase} (expected ${w.finalPhase})`);
       }
     } else if (passed.length > 0) v.completed.spurious.push(`${w.name} (${w.finalPhase})×${passed.length}`);
-
-    // workflow-summary: the final state's summary once, and last.
-    v.summaries.expected += 1;
-    const summaries = (w.uid && summariesByUid.get(w.uid)) || [];
-    if (!finalEvent) {
-      v.summaries.lost.push(`${w.name} (no final raw record)`);
-      continue;
-    }
-    // Each summary is of one change (source.eventId): a change summarized twice is a duplicate.
-    // The final change is summarized once, unless it says nothing new (its fingerprint equals
-    // the summary before it); either way the last summary of the workflow is the final state.
-    const finalPrint = fingerprint(summarize(finalEvent, defaultWorkflowSummaryOptions));
-    const perEvent = new Map<string, number>();
-    for (const s of summaries) perEvent.set(s.source.eventId, (perEvent.get(s.source.eventId) ?? 0) + 1);
-    for (const [id, n] of perEvent) if (n > 1) v.summaries.duplicates.push(`${w.name}@${summaries.find((s) => s.source.eventId === id)?.source.resourceVersion}×${n}`);
-    const last = summaries[summaries.length - 1];
-    if (!last) {
-      v.summaries.lost.push(w.name);
-      v.complete = false;
-    } else if (fingerprint(last) !== finalPrint) {
-      if (perEvent.has(finalEvent.id)) v.summaries.notLast.push(w.name);
-      else {
-        v.summaries.lost.push(w.name);
-        v.complete = false;
-      }
-    } else v.summaries.found += 1;
   }
-  v.lost = v.raw.missing.length + v.completed.lost.length + v.summaries.lost.length;
-  v.duplicated = v.raw.duplicates.length + v.completed.duplicates.length + v.summaries.duplicates.length;
+  if (v.completed.found < v.completed.expected) v.complete = false;
+  for (const check of Object.values(outputs)) if (check.lost.length > 0) v.complete = false;
+  v.lost = v.raw.missing.length + outputs['completed-filter'].lost.length + outputs['workflow-summary'].lost.length;
+  v.duplicated = v.raw.duplicates.length + outputs['completed-filter'].duplicates.length + outputs['workflow-summary'].duplicates.length;
+  v.outOfOrder = v.raw.outOfOrder.length + outputs['completed-filter'].outOfOrder.length + outputs['workflow-summary'].outOfOrder.length;
   return v;
 }
 
-/** Reads the scenario's output topics until every expected record is there (then `settleMs` more), or `timeoutMs`. */
-export async function collectAndVerify(pipeline: Pipeline, workflows: DrivenWorkflow[], { timeoutMs = 120_000, settleMs = 3_000 } = {}): Promise<Verdict> {
-  const { kafka, topics } = pipeline;
-  const collectors = await Promise.all([
-    TopicCollector.start(kafka, topics.raw),
-    TopicCollector.start(kafka, topics.completed),
-    TopicCollector.start(kafka, topics.summary),
-    TopicCollector.start(kafka, pipeline.dlqTopic('completed-filter')),
-    TopicCollector.start(kafka, pipeline.dlqTopic('workflow-summary')),
-  ]);
-  const [raw, completed, summary, dlq1, dlq2] = collectors as [TopicCollector, TopicCollector, TopicCollector, TopicCollector, TopicCollector];
-  const check = () =>
-    verify(workflows, { raw: raw.records, completed: completed.records, summary: summary.records, deadLetters: dlq1.records.length + dlq2.records.length }, relistWindows(pipeline.producers));
+/** True once every processor group has committed past the last record of every raw partition: all their output is then committed too. */
+async function groupsCaughtUp(pipeline: Pipeline, raw: CollectedRecord[]): Promise<boolean> {
+  const last = new Map<number, bigint>();
+  for (const r of raw) if (!last.has(r.partition) || BigInt(r.offset) > last.get(r.partition)!) last.set(r.partition, BigInt(r.offset));
+  const admin = pipeline.kafka.admin();
+  await admin.connect();
   try {
-    const began = Date.now();
-    let verdict = check();
-    while (!verdict.complete && Date.now() - began < timeoutMs) {
-      await sleep(250);
-      verdict = check();
+    for (const groupId of Object.values(pipeline.groups)) {
+      const [topic] = await admin.fetchOffsets({ groupId, topics: [pipeline.topics.raw] });
+      for (const [partition, offset] of last) {
+        const committed = topic?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+        if (BigInt(committed) <= offset) return false;
+      }
     }
-    if (verdict.complete) await sleep(settleMs); // anything extra (a duplicate) would show up by now
-    return check();
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Waits until every expected record is there (or `timeoutMs`), then until both processor groups
+ * have committed past the end of the raw topic, and reads every topic to its end: what the
+ * processors wrote for that input is then all committed, so a duplicate would be in the read.
+ */
+export async function collectAndVerify(pipeline: Pipeline, workflows: DrivenWorkflow[], { timeoutMs = 120_000 } = {}): Promise<Verdict> {
+  const { kafka, topics } = pipeline;
+  const facts = { compactions: pipeline.compactions };
+  const collectors = await Promise.all([TopicCollector.start(kafka, topics.raw), TopicCollector.start(kafka, topics.completed), TopicCollector.start(kafka, topics.summary)]);
+  const [raw, completed, summary] = collectors as [TopicCollector, TopicCollector, TopicCollector];
+  const began = Date.now();
+  let completeAt = 0;
+  try {
+    const check = () => verify(workflows, { raw: raw.records, outputs: { 'completed-filter': completed.records, 'workflow-summary': summary.records }, deadLetters: 0 }, facts);
+    while (!check().complete && Date.now() - began < timeoutMs) await sleep(250);
+    completeAt = Date.now();
   } finally {
     await Promise.all(collectors.map((c) => c.stop().catch(() => undefined)));
   }
+  const rawFinal = await readToEnd(kafka, topics.raw);
+  while (!(await groupsCaughtUp(pipeline, rawFinal)) && Date.now() - began < timeoutMs) await sleep(250);
+  const [completedFinal, summaryFinal, dlq1, dlq2] = await Promise.all([
+    readToEnd(kafka, topics.completed),
+    readToEnd(kafka, topics.summary),
+    readToEnd(kafka, pipeline.dlqTopic('completed-filter')),
+    readToEnd(kafka, pipeline.dlqTopic('workflow-summary')),
+  ]);
+  const verdict = verify(workflows, { raw: rawFinal, outputs: { 'completed-filter': completedFinal, 'workflow-summary': summaryFinal }, deadLetters: dlq1.length + dlq2.length }, facts);
+  if (!(await groupsCaughtUp(pipeline, rawFinal))) verdict.complete = false;
+  verdict.completeAt = completeAt;
+  return verdict;
 }
 
 export interface ScenarioResult {
@@ -278,15 +361,17 @@ export interface ScenarioResult {
   faultKinds: Record<string, number>;
   lost: number;
   duplicated: number;
+  outOfOrder: number;
   superseded: number;
-  relists: number;
+  /** READ records on the raw topic: each is a relist's view of an object. */
+  reads: number;
   deadLetters: number;
   completed: number;
   summaries: number;
+  /** Seconds from the last fault until every expected record was there. */
+  recoverySeconds: number;
   seconds: number;
   seed: number;
-  /** Set for a scenario that shows a known bug (a `todo` test): its losses are counted apart. */
-  knownBug?: string;
 }
 
 export function countKinds(faults: string[]): Record<string, number> {
@@ -302,26 +387,33 @@ const kindsText = (kinds: Record<string, number>) =>
 
 export function summaryLine(r: ScenarioResult): string {
   return (
-    `[faults] ${r.scenario}${r.knownBug ? ' (known bug)' : ''}: changes driven ${r.changes} (${r.workflows} workflows), faults injected ${r.faults} (${kindsText(r.faultKinds)}), ` +
-    `records lost ${r.lost}, duplicated ${r.duplicated} | superseded by a relist ${r.superseded} (${r.relists} relists), ` +
-    `completed ${r.completed}, summaries ${r.summaries}, dead letters ${r.deadLetters}, ${r.seconds.toFixed(0)} s, seed ${r.seed}`
+    `[faults] ${r.scenario}: changes driven ${r.changes} (${r.workflows} workflows), faults injected ${r.faults} (${kindsText(r.faultKinds)}), ` +
+    `records lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder} | superseded by a relist ${r.superseded} (${r.reads} READ records), ` +
+    `completed ${r.completed}, summaries ${r.summaries}, dead letters ${r.deadLetters}, recovered ${r.recoverySeconds.toFixed(1)} s after the last fault, ${r.seconds.toFixed(0)} s, seed ${r.seed}`
   );
 }
 
-export function totalLine(all: ScenarioResult[], label = 'total'): string {
-  const results = all.filter((r) => !r.knownBug);
-  const bugs = all.filter((r) => r.knownBug);
-  const sum = (list: ScenarioResult[], f: (r: ScenarioResult) => number) => list.reduce((n, r) => n + f(r), 0);
+export function totalLine(results: ScenarioResult[], label = 'total'): string {
+  const sum = (f: (r: ScenarioResult) => number) => results.reduce((n, r) => n + f(r), 0);
   const kinds: Record<string, number> = {};
   for (const r of results) for (const [k, n] of Object.entries(r.faultKinds)) kinds[k] = (kinds[k] ?? 0) + n;
-  const known = bugs.length
-    ? `; known bugs apart (${bugs.length} scenarios: ${bugs.map((b) => b.scenario).join(', ')}): records lost ${sum(bugs, (r) => r.lost)}, duplicated ${sum(bugs, (r) => r.duplicated)}`
-    : '';
   return (
-    `[faults] ${label} (${results.length} scenarios): changes driven ${sum(results, (r) => r.changes)} (${sum(results, (r) => r.workflows)} workflows), ` +
-    `faults injected ${sum(results, (r) => r.faults)} (${kindsText(kinds)}), records lost ${sum(results, (r) => r.lost)}, duplicated ${sum(results, (r) => r.duplicated)}, ` +
-    `${sum(all, (r) => r.seconds).toFixed(0)} s${known}`
+    `[faults] ${label} (${results.length} scenarios): changes driven ${sum((r) => r.changes)} (${sum((r) => r.workflows)} workflows), ` +
+    `faults injected ${sum((r) => r.faults)} (${kindsText(kinds)}), records lost ${sum((r) => r.lost)}, duplicated ${sum((r) => r.duplicated)}, ` +
+    `out of order ${sum((r) => r.outOfOrder)}, ${sum((r) => r.seconds).toFixed(0)} s`
   );
+}
+
+/** The docs/faults.md table: one row per scenario. */
+export function resultTable(results: ScenarioResult[]): string {
+  const rows = results.map(
+    (r) => `| ${r.scenario} | ${r.changes} (${r.workflows} workflows) | ${kindsText(r.faultKinds)} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.reads} | ${r.superseded} | ${r.recoverySeconds.toFixed(1)} s | ${r.seconds.toFixed(0)} s |`,
+  );
+  return [
+    '| scenario | events driven | faults injected | lost | duplicated | out of order | READs (relists) | superseded | recovered after last fault | scenario time |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** Prints the scenario's line and appends it to KUBETRAIL_FAULTS_RESULTS (test/run.ts prints the total of all files). */
@@ -334,10 +426,13 @@ export function report(result: ScenarioResult): void {
 /** A readable account of what went wrong, for an assertion message. */
 export function explain(v: Verdict): string {
   const list = (items: string[]) => (items.length ? `${items.length}: ${items.slice(0, 12).join(', ')}${items.length > 12 ? ', …' : ''}` : '0');
+  const output = (name: string, c: OutputCheck) =>
+    `${name}: ${c.found}/${c.expected}; lost ${list(c.lost)}; duplicates ${list(c.duplicates)}; unexpected ${list(c.unexpected)}; out of order ${list(c.outOfOrder)}`;
   return [
-    `raw: ${v.raw.records} records, ${v.raw.present} present, ${v.raw.superseded} superseded; missing ${list(v.raw.missing)}; final missing ${list(v.raw.finalMissing)}; duplicates ${list(v.raw.duplicates)}; phantoms ${list(v.raw.phantoms)}`,
-    `completed: ${v.completed.found}/${v.completed.expected}; lost ${list(v.completed.lost)}; duplicates ${list(v.completed.duplicates)}; spurious ${list(v.completed.spurious)}; wrong phase ${list(v.completed.wrongPhase)}`,
-    `summaries: ${v.summaries.found}/${v.summaries.expected}; lost ${list(v.summaries.lost)}; duplicates ${list(v.summaries.duplicates)}; final not last ${list(v.summaries.notLast)}`,
-    `dead letters: ${v.deadLetters}; relists: ${v.relists}`,
+    `raw: ${v.raw.records} records, ${v.raw.present} present, ${v.raw.superseded} superseded, ${v.raw.reads} READ; missing ${list(v.raw.missing)}; final missing ${list(v.raw.finalMissing)}; duplicates ${list(v.raw.duplicates)}; phantoms ${list(v.raw.phantoms)}; out of order ${list(v.raw.outOfOrder)}`,
+    output('completed-filter', v.outputs['completed-filter']),
+    `completed: ${v.completed.found}/${v.completed.expected} final workflows; spurious ${list(v.completed.spurious)}; wrong phase ${list(v.completed.wrongPhase)}`,
+    output('workflow-summary', v.outputs['workflow-summary']),
+    `dead letters: ${v.deadLetters}`,
   ].join('\n');
 }
