@@ -16,6 +16,7 @@ import type { ChangeItem, QueueItem } from './queue.js';
 import { stateKeys, type Checkpoint, type IndexEntry, type LeaderMarker } from './state.js';
 import { trimmedVersions } from './trim.js';
 import { faultPoint } from '../lib/fault-point.js';
+import { checkAcknowledged, type Partitioning } from '../lib/kafka/partitioning.js';
 
 /** Record framing (offset delta, lengths, attributes) and a share of the batch header. */
 const recordOverhead = 128;
@@ -42,6 +43,8 @@ export interface PublisherOptions {
   schemaId: number;
   metrics: ProducerMetrics;
   logger: Logger;
+  /** Fixes every record's partition before a send and checks its acknowledgement after (lib/kafka/partitioning.ts). */
+  partitioning: Partitioning;
 }
 
 function headerBytes(headers: Record<string, string>): number {
@@ -120,7 +123,9 @@ export class Publisher {
     const txn = await this.producer.transaction();
     try {
       await build(async (topic, messages, compress) => {
-        await txn.send({ topic, messages, compression: compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None });
+        const sent = await this.options.partitioning.assign([{ topic, messages }]);
+        const compression = compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+        checkAcknowledged(sent, await txn.send({ topic, messages: sent[0]!.messages, compression }));
       });
       faultPoint('before-commit');
       await txn.commit();

@@ -17,6 +17,7 @@ import { Publisher } from './publisher.js';
 import { BoundedQueue } from './queue.js';
 import { ScopeWatcher, type RelistReason } from './source.js';
 import { allNamespaces, newMarker, readState, type IndexEntry, type StateSnapshot } from './state.js';
+import { adminPartitionCounts, Partitioning } from '../lib/kafka/partitioning.js';
 
 export interface SessionDeps {
   config: ProducerConfig;
@@ -117,6 +118,15 @@ export class Session {
         schemaId: this.deps.schemaId,
         metrics,
         logger,
+        partitioning: new Partitioning(async (topics) => {
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            return await adminPartitionCounts(admin)(topics);
+          } finally {
+            await admin.disconnect();
+          }
+        }),
       });
       this.publisher = publisher;
       this.stateReader = new PartitionReader(kafka);

@@ -110,13 +110,31 @@ export class PartitionReader {
   /** [first offset, last stable offset] of a partition (read_committed: open transactions excluded). */
   async bounds(topic: string, partition: number): Promise<{ start: number; end: number }> {
     await this.ready(topic);
-    const earliest = await this.serial(() => this.cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning: true }]));
-    const latest = await this.serial(() => this.cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning: false }]));
+    const earliest = await this.listOffset(topic, partition, true);
+    const latest = await this.listOffset(topic, partition, false);
     const offset = (answer: typeof earliest) => Number(answer?.[0]?.partitions.find((p) => p.partition === partition)?.offset ?? NaN);
     const start = offset(earliest);
     const end = offset(latest);
     if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error(`cannot read the offsets of ${topic}[${partition}]`);
     return { start, end };
+  }
+
+  /**
+   * ListOffsets, with the metadata refreshed after a failure: kafkajs' own fetchTopicsOffset keeps
+   * asking the broker its (up to a minute old) metadata names, so after a partition leader moved
+   * (a broker killed or restarted) it answered NOT_LEADER_FOR_PARTITION until the metadata aged
+   * out, and every restore that started in that minute failed.
+   */
+  private async listOffset(topic: string, partition: number, fromBeginning: boolean) {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await this.serial(() => this.cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning }]));
+      } catch (error) {
+        if (failures >= 20 || this.closed) throw error;
+        await sleep(Math.min(200 * (failures + 1), 2_000));
+        await this.serial(() => this.cluster.refreshMetadata()).catch(() => undefined);
+      }
+    }
   }
 
   /**

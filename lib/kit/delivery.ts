@@ -12,9 +12,10 @@
 //
 // At least once: one idempotent producer; a batch is sent and acknowledged, then the input offset
 // is committed. A crash between the two repeats the batch.
-import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
 import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
 import { faultPoint } from '../fault-point.js';
+import { checkAcknowledged, type Partitioning } from '../kafka/partitioning.js';
 
 /** Sends of more bytes than this are gzipped: large records reach the broker (and readers) small; small sends skip the CPU. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
@@ -50,6 +51,18 @@ export interface DeliveryContext {
   /** Most bytes per produce call (under the broker's batch limit). */
   maxBatchBytes: number;
   transactionTimeoutMs: number;
+  /** Fixes every record's partition before a send and checks its acknowledgement after (lib/kafka/partitioning.ts). */
+  partitioning: Partitioning;
+}
+
+/** One produce call, partitioned by us and checked: a partition Kafka did not acknowledge fails it. */
+async function sendChecked(
+  sendBatch: (batch: { topicMessages: TopicMessages[]; compression: CompressionTypes; acks: number }) => Promise<RecordMetadata[]>,
+  call: { topicMessages: TopicMessages[]; compression: CompressionTypes },
+  partitioning: Partitioning,
+): Promise<void> {
+  const topicMessages = await partitioning.assign(call.topicMessages);
+  checkAcknowledged(topicMessages, await sendBatch({ ...call, topicMessages, acks: -1 }));
 }
 
 /** Committed offset of a partition in a group, or -1. */
@@ -91,7 +104,7 @@ export class ExactlyOnceDelivery implements Delivery {
     if (!producer) throw new Error(`partition ${partition} is not open`);
     const transaction = await producer.transaction();
     try {
-      for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await transaction.sendBatch({ ...call, acks: -1 });
+      for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await sendChecked((batch) => transaction.sendBatch(batch), call, this.context.partitioning);
       const offsets = [{ topic: this.context.inputTopic, partitions: [{ partition, offset: String(nextOffset) }] }];
       await transaction.sendOffsets({ consumerGroupId: this.context.groupId, topics: offsets });
       faultPoint('before-commit');
@@ -144,7 +157,7 @@ export class AtLeastOnceDelivery implements Delivery {
   }
 
   async send(partition: number, topicMessages: TopicMessages[], nextOffset: number): Promise<void> {
-    for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await this.producer.sendBatch({ ...call, acks: -1 });
+    for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await sendChecked((batch) => this.producer.sendBatch(batch), call, this.context.partitioning);
     await this.commitOffset(partition, nextOffset);
   }
 

@@ -27,6 +27,7 @@ import { ChangelogRestorer } from './restore.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { compileSchemas, prepareProcessor } from './start-up.js';
 import { RunnerMetrics, type RunnerStats } from './metrics.js';
+import { adminPartitionCounts, Partitioning } from '../kafka/partitioning.js';
 
 export type { DeliveryMode, ResolvedTopics, TopicOverrides };
 
@@ -125,6 +126,7 @@ function createWorkers(
     inputTopic: topics.input,
     maxBatchBytes: Math.max(1024, options.maxBatchBytes ?? 900_000),
     transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
+    partitioning: new Partitioning(adminPartitionCounts(admin)),
   };
   const maxBatchRecords = Math.max(1, options.maxBatchRecords ?? 500);
   let delivery: Delivery | undefined;

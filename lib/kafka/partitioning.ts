@@ -1,0 +1,69 @@
+// Every record kubetrail sends carries a partition chosen here, and every send checks that Kafka
+// acknowledged each partition it went to.
+//
+// Why: kafkajs 2.2.4 (src/producer/sendMessages.js) retries a failed send only towards "brokers
+// without a response". When a partition's leader dies during a send and the partition moves to a
+// broker that has already answered for other partitions of the same send, the moved partition's
+// records are never sent again, and the send resolves as if they had been. On a three-broker
+// cluster this lost committed records: a producer transaction committed its checkpoint without
+// one partition's changes (test/faults/cluster.test.ts, raw-leader-kill), and processors
+// committed input offsets without some outputs (coordinator-kill). kafkajs also partitions again
+// on each retry, so a record without a key could be sent twice to two partitions. With the
+// partition fixed before the send, and the acknowledgements checked after it, the silent loss
+// becomes an error: the caller aborts the transaction and does the work again.
+import { Partitioners, type Admin, type Message, type RecordMetadata, type TopicMessages } from 'kafkajs';
+
+/** A send resolved without an acknowledgement for a partition it had records for: nothing of it may count. */
+export class PartitionsNotAcknowledged extends Error {
+  override name = 'PartitionsNotAcknowledged';
+  /** kafkajs restarts a consumer that failed on a retriable error; the work is redone from the committed offsets. */
+  readonly retriable = true;
+  constructor(readonly missing: string[]) {
+    super(`Kafka acknowledged no write to ${missing.join(', ')} although the send resolved (a partition leader moved during the send): aborting, to do it again`);
+  }
+}
+
+/** Partition counts of topics, read from the cluster once per topic. */
+export type PartitionCountLoader = (topics: string[]) => Promise<Map<string, number>>;
+
+/** Reads partition counts through an admin client (connected by the caller). */
+export function adminPartitionCounts(admin: Admin): PartitionCountLoader {
+  return async (topics) => {
+    const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+    return new Map(metadata.map((t) => [t.name, t.partitions.length]));
+  };
+}
+
+const fakeMetadata = (count: number) => Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+
+export class Partitioning {
+  // kafkajs's own default partitioner (murmur2 of the key, as Java clients): a record goes where it always went.
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly load: PartitionCountLoader) {}
+
+  /** The same messages, each with its partition (kept when the caller chose one). */
+  async assign(topicMessages: TopicMessages[]): Promise<TopicMessages[]> {
+    const unknown = [...new Set(topicMessages.map((t) => t.topic))].filter((topic) => !this.counts.has(topic));
+    if (unknown.length > 0) {
+      for (const [topic, count] of await this.load(unknown)) if (count > 0) this.counts.set(topic, count);
+      for (const topic of unknown) if (!this.counts.has(topic)) throw new Error(`no partitions known for topic '${topic}'`);
+    }
+    return topicMessages.map(({ topic, messages }) => {
+      const partitionMetadata = fakeMetadata(this.counts.get(topic)!);
+      return {
+        topic,
+        messages: messages.map((message): Message => (message.partition !== undefined ? message : { ...message, partition: this.partitioner({ topic, partitionMetadata, message }) })),
+      };
+    });
+  }
+}
+
+/** Throws PartitionsNotAcknowledged unless every (topic, partition) of the sent messages has an acknowledgement without error. */
+export function checkAcknowledged(sent: TopicMessages[], results: RecordMetadata[]): void {
+  const acknowledged = new Set(results.filter((r) => r.errorCode === 0).map((r) => `${r.topicName}-${r.partition}`));
+  const missing = new Set<string>();
+  for (const { topic, messages } of sent) for (const m of messages) if (!acknowledged.has(`${topic}-${m.partition}`)) missing.add(`${topic}-${m.partition}`);
+  if (missing.size > 0) throw new PartitionsNotAcknowledged([...missing].sort());
+}
