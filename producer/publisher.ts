@@ -16,7 +16,7 @@ import type { ChangeItem, QueueItem } from './queue.js';
 import { stateKeys, type Checkpoint, type IndexEntry, type LeaderMarker } from './state.js';
 import { trimmedVersions } from './trim.js';
 import { faultPoint } from '../lib/fault-point.js';
-import { checkAcknowledged, type Partitioning } from '../lib/kafka/partitioning.js';
+import { checkAcknowledged, perPartition, type Partitioning } from '../lib/kafka/partitioning.js';
 
 /** Record framing (offset delta, lengths, attributes) and a share of the batch header. */
 const recordOverhead = 128;
@@ -123,9 +123,11 @@ export class Publisher {
     const txn = await this.producer.transaction();
     try {
       await build(async (topic, messages, compress) => {
-        const sent = await this.options.partitioning.assign([{ topic, messages }]);
+        // One kafkajs send per partition, checked (lib/kafka/partitioning.ts).
         const compression = compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-        checkAcknowledged(sent, await txn.send({ topic, messages: sent[0]!.messages, compression }));
+        for (const part of perPartition(await this.options.partitioning.assign([{ topic, messages }]))) {
+          checkAcknowledged([part], await txn.send({ topic, messages: part.messages, compression }));
+        }
       });
       faultPoint('before-commit');
       await txn.commit();

@@ -11,6 +11,13 @@
 // on each retry, so a record without a key could be sent twice to two partitions. With the
 // partition fixed before the send, and the acknowledgements checked after it, the silent loss
 // becomes an error: the caller aborts the transaction and does the work again.
+//
+// The same shared bookkeeping also doubled records: kafkajs sends to every leader at once and
+// retries as soon as one request fails, computing "brokers without a response" before the other
+// requests have answered; a request still in flight is then sent again with new sequence numbers,
+// and the broker appends it twice in one transaction (seen with a broker stalled by SIGSTOP:
+// stalled-broker). So one kafkajs send carries one partition: it has one leader per attempt, and
+// neither race can happen. The sends of a transaction run one after the other.
 import { Partitioners, type Admin, type Message, type RecordMetadata, type TopicMessages } from 'kafkajs';
 
 /** A send resolved without an acknowledgement for a partition it had records for: nothing of it may count. */
@@ -58,6 +65,21 @@ export class Partitioning {
       };
     });
   }
+}
+
+/** The messages split into one send per (topic, partition), in order. */
+export function perPartition(topicMessages: TopicMessages[]): TopicMessages[] {
+  const sends: TopicMessages[] = [];
+  for (const { topic, messages } of topicMessages) {
+    const byPartition = new Map<number, Message[]>();
+    for (const message of messages) {
+      const list = byPartition.get(message.partition!) ?? [];
+      list.push(message);
+      byPartition.set(message.partition!, list);
+    }
+    for (const list of byPartition.values()) sends.push({ topic, messages: list });
+  }
+  return sends;
 }
 
 /** Throws PartitionsNotAcknowledged unless every (topic, partition) of the sent messages has an acknowledgement without error. */

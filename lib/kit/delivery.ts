@@ -15,7 +15,7 @@
 import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
 import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
 import { faultPoint } from '../fault-point.js';
-import { checkAcknowledged, type Partitioning } from '../kafka/partitioning.js';
+import { checkAcknowledged, perPartition, type Partitioning } from '../kafka/partitioning.js';
 
 /** Sends of more bytes than this are gzipped: large records reach the broker (and readers) small; small sends skip the CPU. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
@@ -55,14 +55,15 @@ export interface DeliveryContext {
   partitioning: Partitioning;
 }
 
-/** One produce call, partitioned by us and checked: a partition Kafka did not acknowledge fails it. */
+/** One produce call as one kafkajs send per partition, partitioned by us and checked (lib/kafka/partitioning.ts). */
 async function sendChecked(
   sendBatch: (batch: { topicMessages: TopicMessages[]; compression: CompressionTypes; acks: number }) => Promise<RecordMetadata[]>,
   call: { topicMessages: TopicMessages[]; compression: CompressionTypes },
   partitioning: Partitioning,
 ): Promise<void> {
-  const topicMessages = await partitioning.assign(call.topicMessages);
-  checkAcknowledged(topicMessages, await sendBatch({ ...call, topicMessages, acks: -1 }));
+  for (const part of perPartition(await partitioning.assign(call.topicMessages))) {
+    checkAcknowledged([part], await sendBatch({ ...call, topicMessages: [part], acks: -1 }));
+  }
 }
 
 /** Committed offset of a partition in a group, or -1. */

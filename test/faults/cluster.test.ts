@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../lib/kafka/client.js';
 import { busiestLeader, coordinatorOf, nodeName, waitInSync } from './support/cluster.js';
-import { processorKinds, sleep, type Pipeline } from './support/pipeline.js';
+import { processorKinds, sleep, type Pipeline, type ProducerChild } from './support/pipeline.js';
 import { randomDelay, runScenario } from './support/scenario.js';
 import { useFaultsStack, type FaultsStack } from './support/stack.js';
 import { totalLine, type ScenarioResult } from './support/verify.js';
@@ -139,21 +139,23 @@ test('zombie processors: an instance of each frozen just before a commit, replac
 });
 
 test('a zombie producer: the leader frozen between send and commit, replaced by its standby, then resumed: its commit is refused', { timeout: 300_000 }, async () => {
-  let zombieOutput: string[] = [];
-  const { result } = await runScenario(env, 'zombie-producer', { ...stream, start: false }, async ({ pipeline }) => {
-    // The leader freezes at its 8th transaction (records sent, not committed); the standby takes over.
-    const zombie = await pipeline.startProducer({ env: { KUBETRAIL_FAULT_STOP: 'before-commit:8' } });
+  let zombie: ProducerChild | undefined;
+  // The leader freezes at its 8th transaction (records sent, not committed); the standby takes over.
+  const start = async (pipeline: Pipeline) => {
+    zombie = await pipeline.startProducer({ env: { KUBETRAIL_FAULT_STOP: 'before-commit:8' } });
     await pipeline.startProducer();
     await Promise.all(processorKinds.flatMap((kind) => [pipeline.startProcessor(kind), pipeline.startProcessor(kind)]));
-    await waitFor('the leader froze', () => zombie.output.some((l) => l.includes('fault point: stopping this process')), 120_000);
+  };
+  const { result } = await runScenario(env, 'zombie-producer', { ...stream, start }, async ({ pipeline }) => {
+    const frozen = zombie!;
+    await waitFor('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), 120_000);
     pipeline.fault('producer frozen mid-transaction');
-    await waitFor('the standby leads', async () => (await pipeline.leaders()).some((p) => p !== zombie));
-    zombie.process.kill('SIGCONT');
-    await waitFor("the zombie's commit refused", () => zombie.output.some((l) => fencedError.test(l)), 60_000);
-    zombieOutput = zombie.output;
+    await waitFor('the standby leads', async () => (await pipeline.leaders()).some((p) => p !== frozen));
+    frozen.process.kill('SIGCONT');
+    await waitFor("the zombie's commit refused", () => frozen.output.some((l) => fencedError.test(l)), 60_000);
   });
   results.push(result);
-  process.stdout.write(`[faults] zombie-producer: late commit refused: ${(zombieOutput.find((l) => fencedError.test(l)) ?? '').slice(0, 240)}\n`);
+  process.stdout.write(`[faults] zombie-producer: late commit refused: ${(zombie!.output.find((l) => fencedError.test(l)) ?? '').slice(0, 240)}\n`);
 });
 
 test('each processor scaled from 1 to 3 instances and back to 1 while records flow', { timeout: 300_000 }, async () => {

@@ -60,3 +60,17 @@ describe('acknowledgements after a send', () => {
     assert.throws(() => checkAcknowledged(sent, [ack(0), ack(1, 6)]), /acknowledged no write to raw-1/);
   });
 });
+
+describe('one send per partition', () => {
+  it('splits a send by topic and partition, keeping the order of each partition', async () => {
+    const { perPartition } = await import('../../lib/kafka/partitioning.js');
+    const sends = perPartition([
+      { topic: 'raw', messages: [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: 'c', partition: 0 }] },
+      { topic: 'state', messages: [{ value: 's', partition: 0 }] },
+    ]);
+    assert.deepEqual(
+      sends.map((s) => `${s.topic}:${s.messages.map((m) => `${m.partition}${m.value}`).join('')}`),
+      ['raw:0a0c', 'raw:1b', 'state:0s'],
+    );
+  });
+});

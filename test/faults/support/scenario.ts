@@ -13,8 +13,8 @@ export interface ScenarioOptions {
   stepDelayMs: [number, number];
   maxBatchRecords?: number;
   producerExtra?: Record<string, string>;
-  /** Start a producer and both processors before driving (default true). */
-  start?: boolean;
+  /** Start the pipeline before driving: true (default) for two producers and two instances of each processor, or a function that starts it its own way. */
+  start?: boolean | ((pipeline: Pipeline) => Promise<void>);
   verifyTimeoutMs?: number;
   /** The scenario compacts etcd under the producer: relists (READ records) and superseded changes are allowed. Otherwise both must be 0. */
   relists?: boolean;
@@ -71,7 +71,8 @@ export async function runScenario(
   const pipeline = new Pipeline(env, scenario, { maxBatchRecords: options.maxBatchRecords, producerExtra: options.producerExtra });
   try {
     await env.stack().up();
-    if (options.start ?? true) await pipeline.start({ producers: options.producers, instances: options.instances });
+    if (typeof options.start === 'function') await options.start(pipeline);
+    else if (options.start ?? true) await pipeline.start({ producers: options.producers, instances: options.instances });
     const driver = new Driver(pipeline.sim, buildScripts(pipeline.namespace, options.workflows, random));
     const driven = driver.run({ concurrency: options.concurrency, stepDelayMs: options.stepDelayMs, random });
     driven.catch(() => undefined);
