@@ -161,8 +161,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--max-batch-records <n>', 'most input records per transaction (default 500)', positiveInteger)
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', help);
-  catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>) => {
-    const connection = await loadConnection(options);
+  catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>, command: Command) => {
+    const connection = await loadConnection(command);
     const delivery = String(options.delivery);
     if (delivery !== 'exactly-once' && delivery !== 'at-least-once') throw new ConfigError(`--delivery: '${delivery}' is not exactly-once or at-least-once`);
     let from: ReplayFrom;

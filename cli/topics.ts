@@ -219,8 +219,8 @@ export function registerTopicsCommand(program: Command): void {
     )
     .option('--raw-retention-ms <ms>', `retention.ms of the raw topic when it is created (-1: forever, so replay can reprocess everything) (env KUBETRAIL_RAW_RETENTION_MS)`)
     .option('--dry-run', 'only say what would be created or registered');
-  catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
-    const connection = await loadConnection(options);
+  catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>, command: Command) => {
+    const connection = await loadConnection(command);
     const catalog = await loadCatalog(options);
     // The same setting the producer reads (flag, KUBETRAIL_RAW_RETENTION_MS, config file).
     const { rawRetentionMs } = resolveTopicSettings({
