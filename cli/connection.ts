@@ -6,6 +6,9 @@ import { connectionEnv, connectionSchema, readConfigFile, resolveConfig, type Co
 import { connectionProblems, preflight } from '../lib/secure-connection.js';
 import { readStackConnection } from '../lib/stack-connection.js';
 import { addSettingFlags, cliValues } from './options.js';
+import { createKafka } from '../lib/kafka/client.js';
+import { createLogger } from '../lib/log.js';
+import { RegistryApi } from '../lib/registry-api.js';
 
 /** --config and a flag for every connection setting (TLS, SASL and registry credentials included). */
 export function connectionOptions(command: Command): Command {
@@ -65,4 +68,33 @@ export async function loadConnection(command: Command): Promise<ConnectionConfig
 /** KUBECONFIG for commands that talk to Kubernetes: flag/env, else the local stack's. */
 export function kubeconfigPath(options: { kubeconfig?: string }): string | undefined {
   return options.kubeconfig ?? process.env.KUBECONFIG ?? localStackSettings().KUBECONFIG;
+}
+
+/**
+ * One quick round trip to Kafka (and to the registry when `registry`), so a command run with the
+ * services down says so within seconds instead of retrying for minutes: a runtime error (exit 1)
+ * naming what could not be reached.
+ */
+export async function reachServices(connection: ConnectionConfig, { registry = true } = {}): Promise<void> {
+  const logger = createLogger('probe', 'silent');
+  const admin = createKafka(connection, logger, `${connection.kafkaClientId}-probe`, { retry: { retries: 1, initialRetryTime: 300 }, connectionTimeout: 3_000 }).admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (error) {
+    throw new ServiceUnreachable(`cannot reach Kafka at ${connection.kafkaBrokers.join(',')}: ${(error as Error).message}`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  if (registry) {
+    try {
+      await new RegistryApi(connection, 5_000).latest('kubetrail-reachability-probe');
+    } catch (error) {
+      throw new ServiceUnreachable((error as Error).message);
+    }
+  }
+}
+
+export class ServiceUnreachable extends Error {
+  override name = 'ServiceUnreachable';
 }

@@ -1,13 +1,14 @@
 // `kubetrail replay <processor>`: re-runs a processor over its input (lib/replay.ts) with a
 // progress bar and a summary. See docs/replay.md.
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
-import { createLogger } from '../lib/log.js';
+import { commandLogger } from './command-log.js';
 import { ConfigError } from '../lib/config.js';
 import { loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { processorTopics, producerTopicSettings } from '../lib/catalog.js';
 import { parseFrom, replay, type ReplayEvent, type ReplayFrom, type ReplayProgress, type ReplayReport } from '../lib/replay.js';
+import { parseSince } from '../lib/kafka/start-position.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
 import { catalogOptions, positiveInteger } from './catalog-options.js';
 
@@ -125,9 +126,10 @@ export function summaryLines(report: ReplayReport): string[] {
 }
 
 const help = `
-Where the replay starts (--from): 'beginning' (default), an offset (every partition, clamped to
-what it holds), or a time: ISO 8601 or epoch milliseconds (numbers from 10^12 up are times; write
-offset:<n> or time:<t> to be explicit). It ends at the end offsets of the input when it starts.
+Where the replay starts (--from, the syntax of subscribe): 'beginning' (default), an offset (every
+partition, clamped to what it holds), -N (the last N records of each partition), a time (ISO 8601 or
+epoch milliseconds; numbers from 10^12 up are times, write offset:<n> or time:<t> to be explicit), or
+a duration ago (--from 1h, or --since 1h). It ends at the end offsets of the input when it starts.
 
 Where it writes: by default the processor's own topics; --to-topic <output>=<topic> for one output,
 --into-new <suffix> for every other output (e.g. --into-new v2 writes kubetrail.workflows.summary.v2,
@@ -149,7 +151,8 @@ export function registerReplayCommand(program: Command): void {
   const command = program
     .command('replay <processor>')
     .description('re-run a processor over its input (the raw topic), into its own topics without duplicates or into new ones; progress and a summary')
-    .option('--from <when>', "'beginning', an offset, or a time (ISO 8601 or epoch ms)", 'beginning')
+    .addOption(new Option('--from <position>', 'where to start: beginning, <offset>, -N, <time>, <duration> ago').default('beginning').conflicts('since'))
+    .option('--since <duration>', 'start this long ago (15m, 1h, 2d)')
     .option('--input-topic <topic>', 'the input topic (default: the raw topic)')
     .option('--to-topic <output=topic>', 'write this output to this topic (repeatable)', outputTopicPair)
     .option('--into-new <suffix>', 'write every output not named by --to-topic to <its topic>.<suffix>')
@@ -167,7 +170,7 @@ export function registerReplayCommand(program: Command): void {
     if (delivery !== 'exactly-once' && delivery !== 'at-least-once') throw new ConfigError(`--delivery: '${delivery}' is not exactly-once or at-least-once`);
     let from: ReplayFrom;
     try {
-      from = parseFrom(String(options.from));
+      from = options.since !== undefined ? parseSince(String(options.since)) : parseFrom(String(options.from));
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }
@@ -195,7 +198,7 @@ export function registerReplayCommand(program: Command): void {
     for (const topic of Object.values(outputs)) if (topic === input) throw new ConfigError(`output topic '${topic}' is the input topic`);
 
     const groupId = replayGroupId(own.groupId);
-    const logger = createLogger(`replay-${name}`, process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
+    const logger = commandLogger(`replay-${name}`);
     const view = new ProgressView(`replay ${name}`);
     const controller = new AbortController();
     const interrupt = () => {

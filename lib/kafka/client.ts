@@ -62,7 +62,13 @@ function saslOptions(security: ResolvedSecurity): SASLOptions | undefined {
  * The client of a kubetrail service or command, from the validated connection settings. TLS
  * material and credentials are read here; a missing or unreadable one is a ConfigError naming it.
  */
-export function createKafka(config: ConnectionConfig, logger: Logger, clientId = config.kafkaClientId): Kafka {
+export function createKafka(
+  config: ConnectionConfig,
+  logger: Logger,
+  clientId = config.kafkaClientId,
+  /** Fewer retries for a quick answer (a command's first contact: fail fast when Kafka is unreachable). */
+  overrides: Pick<KafkaConfig, 'retry' | 'connectionTimeout'> = {},
+): Kafka {
   const security = resolveSecurity(config);
   const kafkaConfig: KafkaConfig = {
     clientId,
@@ -75,6 +81,7 @@ export function createKafka(config: ConnectionConfig, logger: Logger, clientId =
     // Retry long enough to ride out a broker restart instead of failing the service.
     retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
     connectionTimeout: 5_000,
+    ...overrides,
   };
   return kafkaClient(kafkaConfig);
 }
