@@ -16,11 +16,15 @@ import { registerTopicsCommand } from './topics.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerReplayCommand } from './replay.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDlqCommand } from './dlq.js';
 import { registerCompletionCommand } from './completion.js';
 import { packageVersion } from './version.js';
+import { setBuildVersion } from '../lib/http.js';
 
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
+
+setBuildVersion(packageVersion());
 
 const program = new Command();
 program
@@ -34,6 +38,7 @@ program
 registerProduceCommand(program);
 registerProcessCommand(program);
 registerSubscribeCommand(program);
+registerDlqCommand(program);
 registerTopicsCommand(program);
 registerSchemasCommand(program);
 registerReplayCommand(program);

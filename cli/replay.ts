@@ -2,7 +2,6 @@
 // progress bar and a summary. See docs/replay.md.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { pino } from 'pino';
 import { commandLogger } from './command-log.js';
 import { ConfigError } from '../lib/config.js';
 import { loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
