@@ -9,7 +9,7 @@ import { processorTopics, producerTopicSettings } from '../lib/catalog.js';
 import { parseFrom, replay, type ReplayEvent, type ReplayFrom, type ReplayProgress, type ReplayReport } from '../lib/replay.js';
 import { parseSince } from '../lib/kafka/start-position.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
-import { catalogOptions, positiveInteger } from './catalog-options.js';
+import { catalogOptions, positiveInteger, topicFlags } from './catalog-options.js';
 
 const seconds = (ms: number) =>
   ms < 10_000
@@ -156,7 +156,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--to-topic <output=topic>', 'write this output to this topic (repeatable)', outputTopicPair)
     .option('--into-new <suffix>', 'write every output not named by --to-topic to <its topic>.<suffix>')
     .option('--dead-letter-topic <topic>', 'dead letters of the replay (default <replay group>.dlq, deleted when empty)')
-    .option('--delivery <mode>', 'exactly-once or at-least-once', 'exactly-once')
+    .addOption(new Option('--delivery <mode>', 'delivery mode of the replay').choices(['exactly-once', 'at-least-once']).default('exactly-once'))
     .option('--live-group <id>', 'the live service\'s consumer group, checked for lag (default: the processor\'s name, under --topic-prefix)')
     .option('--keep-group', 'keep the replay\'s consumer group and state changelog afterwards')
     .option('--no-dedupe', 'do not read the target topics; write every output')
@@ -180,10 +180,7 @@ export function registerReplayCommand(program: Command): void {
       if (error instanceof ProcessorNotFoundError) throw new ConfigError(error.message);
       throw error;
     }
-    const flags: Record<string, unknown> = {};
-    if (options.rawTopic !== undefined) flags.topic = options.rawTopic;
-    if (options.stateTopic !== undefined) flags.stateTopic = options.stateTopic;
-    const producer = producerTopicSettings({ flags, file: configFile(options as { config?: string }) });
+    const producer = producerTopicSettings({ flags: topicFlags(command), file: configFile(options as { config?: string }) });
     const own = processorTopics(definition, producer, String(options.topicPrefix ?? ''));
     const explicit = (options.toTopic as Record<string, string> | undefined) ?? {};
     const declared = Object.keys(own.topics.outputs);
