@@ -19,16 +19,20 @@ export async function consumeWithGroup(kafka: Kafka, options: GroupReadOptions, 
   const admin = kafka.admin();
   await admin.connect();
   let goals: Map<number, number>;
+  let lows: Map<number, number>;
   let committed: Map<number, number>;
   try {
-    goals = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+    const marks = await admin.fetchTopicOffsets(topic);
+    goals = new Map(marks.map((p) => [p.partition, Number(p.high)]));
+    lows = new Map(marks.map((p) => [p.partition, Number(p.low)]));
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    committed = new Map((offsets?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
   } finally {
     await admin.disconnect();
   }
   const wanted = (p: number) => options.partitions === undefined || options.partitions.includes(p);
-  const position = new Map([...goals.keys()].filter(wanted).map((p) => [p, committed.get(p) ?? -1]));
+  // Where each partition's reading starts: the group's offset, else where a new group starts.
+  const position = new Map([...goals.keys()].filter(wanted).map((p) => [p, committed.get(p) ?? (from.kind === 'end' ? (goals.get(p) ?? 0) : (lows.get(p) ?? 0))]));
   const reachedEnd = () => until.kind === 'end' && [...position].every(([p, at]) => at >= (goals.get(p) ?? 0));
   const consumer = kafka.consumer({ groupId, readUncommitted: false });
   await consumer.connect();
@@ -36,6 +40,7 @@ export async function consumeWithGroup(kafka: Kafka, options: GroupReadOptions, 
     await consumer.subscribe({ topic, fromBeginning: from.kind !== 'end' });
     if (from.kind === 'time' && committed.size === 0) {
       const startAt = await timeOffsets(kafka, topic, from.ms);
+      for (const [partition, offset] of startAt) if (position.has(partition)) position.set(partition, offset < 0 ? (goals.get(partition) ?? 0) : offset);
       consumer.on(consumer.events.GROUP_JOIN, () => {
         for (const [partition, offset] of startAt) consumer.seek({ topic, partition, offset: String(offset) });
       });

@@ -143,6 +143,21 @@ describe('kubetrail subscribe', () => {
     assert.deepEqual(stateRecords.map((r) => [r.key, r.value, r.schemaId]), [['s/checkpoint/*', { resourceVersion: '42', selection: 'x', producer: 'p', at: 1 }, null], ['s/object/u1', null, null]]);
   });
 
+  it('reads as a named consumer group only when asked (--group), going on where it left off', async () => {
+    const group = `${base}-reader`;
+    const first = lines((await subscribe([topic, '--group', group, '--until', 'end'])).stdout);
+    assert.deepEqual(names(first), ['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    assert.deepEqual(
+      committed?.partitions.map((p) => [p.partition, p.offset]).sort(),
+      ends.map((p) => [p.partition, p.high]).sort(),
+      'its offsets committed at the end',
+    );
+    assert.deepEqual(lines((await subscribe([topic, '--group', group, '--until', 'end'])).stdout), [], 'a second run starts where the first ended');
+    await admin.deleteGroups([group]);
+  });
+
   it('follows new records until --max is reached', async () => {
     const child = spawn(process.execPath, [...cliArgs, 'subscribe', topic, '--from', 'end', '--max', '2'], { cwd: cliRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
