@@ -15,6 +15,7 @@ import { configFile, connectionOptions, loadConnection, reachServices } from './
 import { commandLogger } from './command-log.js';
 import { outputFormats, printedRecord, RecordPrinter, type OutputFormat } from './record-format.js';
 import { ProgressView } from './replay.js';
+import { collect } from './options.js';
 
 interface Target {
   processor: string;
@@ -72,8 +73,6 @@ function offset(value: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('an offset (0 or more)');
   return n;
 }
-
-const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] = []) => [...previous, parse(value)];
 
 function registerList(dlq: Command): void {
   common(

@@ -76,3 +76,8 @@ export function settingFlags(command: Command, env: Record<string, string>): Rec
   for (const key of Object.keys(env)) if (given[key] !== undefined) flags[key] = given[key];
   return flags;
 }
+
+/** An option parser for a repeatable option: each value parsed, collected in order. */
+export const collect =
+  <T>(parse: (value: string) => T) =>
+  (value: string, previous: T[] = []): T[] => [...previous, parse(value)];

@@ -83,7 +83,8 @@ interface Column {
 }
 
 const value = (r: PrintedRecord) => (r.value && typeof r.value === 'object' ? (r.value as Row) : {});
-const duration = (ms: unknown) => {
+/** A duration in ms as 45s or 3m07s. */
+export const duration = (ms: unknown) => {
   if (typeof ms !== 'number') return '';
   const s = Math.round(ms / 1000);
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;

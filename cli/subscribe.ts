@@ -15,8 +15,9 @@ import { planScan, scanTopic, type ScanEnd } from '../lib/kafka/topic-scan.js';
 import { ConfigError } from '../lib/config.js';
 import { commandLogger } from './command-log.js';
 import { matchesSelector, parseSelector, SelectorError, type Requirement } from './label-selector.js';
-import { outputFormats, printedRecord, RecordPrinter, type OutputFormat, type PrintedRecord } from './record-format.js';
+import { duration, outputFormats, printedRecord, RecordPrinter, type OutputFormat, type PrintedRecord } from './record-format.js';
 import { consumeWithGroup } from './subscribe-group.js';
+import { collect } from './options.js';
 
 export interface SubscribeFilters {
   namespace?: string;
@@ -47,12 +48,6 @@ export function matches(value: Decoded | null, filters: SubscribeFilters): boole
   if (filters.phase?.length && (!f.phase || !filters.phase.includes(f.phase))) return false;
   return matchesSelector(f.labels, filters.selector ?? []);
 }
-
-const duration = (ms: unknown) => {
-  if (typeof ms !== 'number') return '';
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-};
 
 /** One workflow summary as a row: workflow, phase, progress, duration, message. */
 export function summaryRow(v: Decoded): string {
@@ -127,8 +122,6 @@ export async function subscribeTopic(
     },
   };
 }
-
-const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] = []) => [...previous, parse(value)];
 
 function partitionNumber(value: string): number {
   const n = Number(value);
