@@ -84,7 +84,7 @@ export function registerSchemasCommand(program: Command): void {
     if (given.length > 0) {
       checks = given.map(schemaArgument);
     } else {
-      const catalog = await loadCatalog(options);
+      const catalog = await loadCatalog(command);
       checks = catalog.subjects.map((s) => ({ subject: s.subject, schema: JSON.stringify(s.schema), source: `${s.topic}` }));
     }
     const api = new RegistryApi(connection);

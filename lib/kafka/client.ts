@@ -1,6 +1,6 @@
 // Every kafkajs client in kubetrail is made here, services, CLI, tests and benchmarks alike, so
-// the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry and the
-// coordinator cache) are installed in exactly one place, before the first client exists. kafkajs
+// the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry, the
+// coordinator cache and the negative-timeout fix) are installed in exactly one place, before the first client exists. kafkajs
 // is pinned exactly (package.json) because the patches reach into its internals.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -15,12 +15,14 @@ import { annotateTlsError, registryAgent, resolveSecurity, type ResolvedSecurity
 import { installReadCommittedFix } from './read-committed-fix.js';
 import { installConcurrentTransactionsRetry } from './concurrent-transactions.js';
 import { installCoordinatorCache } from './coordinator-cache.js';
+import { installNegativeTimeoutFix } from './negative-timeout-fix.js';
 
 /** A kafkajs client with kubetrail's patches installed. */
 export function kafkaClient(config: KafkaConfig): Kafka {
   installReadCommittedFix();
   installConcurrentTransactionsRetry();
   installCoordinatorCache();
+  installNegativeTimeoutFix();
   return new Kafka(config);
 }
 
