@@ -6,7 +6,7 @@
 # No secret is baked in: connection settings and credentials come from the environment at run time.
 
 # ---- build: compile TypeScript to dist/ ---------------------------------------------------------
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 # Dependencies first, so a code change does not reinstall them. --ignore-scripts: nothing the
 # build needs has an install script (the ones in the tree are optional native builds of dev-only
@@ -29,7 +29,7 @@ COPY stack ./stack
 RUN npm run build && rm -rf dist/stack
 
 # ---- runtime: production dependencies + dist/ ----------------------------------------------------
-FROM node:20-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -90,7 +90,7 @@ class HeapSampler {
   async sample() {
     try {
       const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
-      const value = /^kubetrail_nodejs_heap_size_used_bytes\{[^}]*\} (\d+)/m.exec(text)?.[1];
+      const value = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1];
       if (value) {
         this.last = Number(value);
         this.peak = Math.max(this.peak, this.last);

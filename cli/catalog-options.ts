@@ -1,9 +1,11 @@
 // Flags that name kubetrail's topics, shared by `topics init`, `schemas check` and `replay`: the
 // producer's topic settings (same variables and config-file keys as `kubetrail produce`), the
 // processors to include and a prefix for every name.
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError } from '../lib/config.js';
 import { buildCatalog, producerTopicSettings, type Catalog } from '../lib/catalog.js';
+import { defaultTopicSettings, topicSettingsEnv } from '../lib/topics.js';
+import { cliValues } from './options.js';
 import { listProcessors } from '../lib/kit/discovery.js';
 import { configFile } from './connection.js';
 
@@ -14,20 +16,32 @@ export function positiveInteger(value: string): number {
 }
 
 export function catalogOptions(command: Command, { processors = true, partitions = true } = {}): Command {
+  // Defaults are shown, not applied: the producer's settings resolve them after the config file.
+  const shown = (option: Option, value: unknown) => option.default(value, String(value));
   command
-    .option('--raw-topic <name>', 'the producer\'s raw topic (env KUBETRAIL_TOPIC, default kubetrail.raw)')
-    .option('--state-topic <name>', 'the producer\'s state topic (env KUBETRAIL_STATE_TOPIC, default kubetrail.producer.state)')
+    .addOption(shown(new Option('--raw-topic <name>', "the producer's raw topic").env(topicSettingsEnv.topic), defaultTopicSettings.topic))
+    .addOption(shown(new Option('--state-topic <name>', "the producer's state topic").env(topicSettingsEnv.stateTopic), defaultTopicSettings.stateTopic))
     .option('--topic-prefix <prefix>', 'put in front of every topic name and consumer group (a second kubetrail on one cluster)', '');
-  if (partitions) command.option('--partitions <n>', 'partitions of the raw topic (env KUBETRAIL_TOPIC_PARTITIONS, default 3)', positiveInteger);
+  if (partitions) command.addOption(shown(new Option('--partitions <n>', 'partitions of the raw topic').env(topicSettingsEnv.topicPartitions).argParser(positiveInteger), defaultTopicSettings.topicPartitions));
   if (processors) command.option('--processors <names...>', `processors to include (default: every one found: ${listProcessors().join(', ') || 'none'})`);
   return command;
 }
 
-export async function loadCatalog(options: Record<string, unknown>): Promise<Catalog> {
+/** --raw-topic and --state-topic as given on the command line: the `flags` of producerTopicSettings. */
+export function topicFlags(command: Command): Record<string, unknown> {
+  const given = cliValues(command);
   const flags: Record<string, unknown> = {};
-  if (options.rawTopic !== undefined) flags.topic = options.rawTopic;
-  if (options.stateTopic !== undefined) flags.stateTopic = options.stateTopic;
-  if (options.partitions !== undefined) flags.topicPartitions = options.partitions;
+  if (given.rawTopic !== undefined) flags.topic = given.rawTopic;
+  if (given.stateTopic !== undefined) flags.stateTopic = given.stateTopic;
+  return flags;
+}
+
+export async function loadCatalog(command: Command): Promise<Catalog> {
+  // Only what was given on the command line: environment and defaults resolve below, after the file.
+  const options = command.opts();
+  const flags = topicFlags(command);
+  const partitions = cliValues(command).partitions;
+  if (partitions !== undefined) flags.topicPartitions = partitions;
   const producer = producerTopicSettings({ flags, file: configFile(options as { config?: string }) });
   const names = options.processors as string[] | undefined;
   if (names) {

@@ -1,19 +1,27 @@
 // Connection flags shared by every command, resolved with lib/config.ts. When nothing names
 // the services, the embedded local stack's settings (.kubetrail/stack/connection.env) are used,
 // so `npm run stack -- up` followed by any command just works.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { connectionEnv, connectionSchema, readConfigFile, resolveConfig, type ConnectionConfig } from '../lib/config.js';
 import { connectionProblems, preflight } from '../lib/secure-connection.js';
 import { readStackConnection } from '../lib/stack-connection.js';
-import { addSettingFlags } from './options.js';
+import { addSettingFlags, cliValues } from './options.js';
+import { createKafka } from '../lib/kafka/client.js';
+import { createLogger } from '../lib/log.js';
+import { RegistryApi } from '../lib/registry-api.js';
 
 /** --config and a flag for every connection setting (TLS, SASL and registry credentials included). */
 export function connectionOptions(command: Command): Command {
   command
-    .option('--config <file>', 'YAML or JSON file of settings (env KUBETRAIL_CONFIG)')
-    .option('--kafka-brokers <list>', 'Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BROKERS)')
-    .option('--schema-registry-url <url>', 'Confluent-compatible Schema Registry URL (env SCHEMA_REGISTRY_URL)');
-  return addSettingFlags(command, connectionEnv, new Set(['kafkaBrokers', 'schemaRegistryUrl']));
+    .addOption(configOption())
+    .addOption(new Option('--kafka-brokers <list>', 'Kafka bootstrap servers, host:port[,host:port] (default: the local stack\'s)').env('KAFKA_BROKERS'))
+    .addOption(new Option('--schema-registry-url <url>', 'Confluent-compatible Schema Registry URL (default: the local stack\'s)').env('SCHEMA_REGISTRY_URL'));
+  return addSettingFlags(command, connectionEnv, connectionSchema, new Set(['kafkaBrokers', 'schemaRegistryUrl']));
+}
+
+/** --config: a YAML or JSON file of settings. */
+export function configOption(): Option {
+  return new Option('--config <file>', 'YAML or JSON file of settings').env('KUBETRAIL_CONFIG');
 }
 
 /** The local stack's settings, if one was started from this checkout (read from its file: stack/ is not loaded). */
@@ -45,9 +53,10 @@ export function configFile(options: { config?: string }): Record<string, unknown
  * or registry whose certificate this client does not trust (one TLS handshake each, see
  * lib/secure-connection.ts preflight) is a ConfigError naming the setting (exit 2).
  */
-export async function loadConnection(options: Record<string, unknown>): Promise<ConnectionConfig> {
+export async function loadConnection(command: Command): Promise<ConnectionConfig> {
   const stack = localStackSettings();
-  const file = configFile(options as { config?: string });
+  const options = cliValues(command);
+  const file = configFile(command.opts() as { config?: string });
   const fallback: Record<string, unknown> = {};
   if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
   if (stack.SCHEMA_REGISTRY_URL) fallback.schemaRegistryUrl = stack.SCHEMA_REGISTRY_URL;
@@ -59,4 +68,33 @@ export async function loadConnection(options: Record<string, unknown>): Promise<
 /** KUBECONFIG for commands that talk to Kubernetes: flag/env, else the local stack's. */
 export function kubeconfigPath(options: { kubeconfig?: string }): string | undefined {
   return options.kubeconfig ?? process.env.KUBECONFIG ?? localStackSettings().KUBECONFIG;
+}
+
+/**
+ * One quick round trip to Kafka (and to the registry when `registry`), so a command run with the
+ * services down says so within seconds instead of retrying for minutes: a runtime error (exit 1)
+ * naming what could not be reached.
+ */
+export async function reachServices(connection: ConnectionConfig, { registry = true } = {}): Promise<void> {
+  const logger = createLogger('probe', 'silent');
+  const admin = createKafka(connection, logger, `${connection.kafkaClientId}-probe`, { retry: { retries: 1, initialRetryTime: 300 }, connectionTimeout: 3_000 }).admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (error) {
+    throw new ServiceUnreachable(`cannot reach Kafka at ${connection.kafkaBrokers.join(',')}: ${(error as Error).message}`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  if (registry) {
+    try {
+      await new RegistryApi(connection, 5_000).latest('kubetrail-reachability-probe');
+    } catch (error) {
+      throw new ServiceUnreachable((error as Error).message);
+    }
+  }
+}
+
+export class ServiceUnreachable extends Error {
+  override name = 'ServiceUnreachable';
 }

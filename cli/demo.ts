@@ -113,7 +113,7 @@ export function registerDemoCommand(program: Command): void {
         const demoKeys = new Set<string>();
         let allDone: () => void = () => {};
         const done = new Promise<void>((resolve) => (allDone = resolve));
-        subscription = await subscribeTopic(kafka, registry, 'kubetrail.workflows.summary', { from: 'now' }, (key, value) => {
+        subscription = await subscribeTopic(kafka, registry, 'kubetrail.workflows.summary', { from: { kind: 'end' } }, (key, value) => {
           if (value.namespace !== options.namespace) return;
           view.update(key, value);
           if (demoKeys.has(key) && finalPhases.has(String(value.phase))) finished.add(key);

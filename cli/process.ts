@@ -8,7 +8,7 @@ import { createLogger } from '../lib/log.js';
 import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { DEFAULT_MAX_BYTES_PER_PARTITION, runProcessor } from '../lib/kit/runner.js';
 import { connectionProblems, preflight } from '../lib/secure-connection.js';
-import { configFile, localStackSettings } from './connection.js';
+import { configFile, configOption, localStackSettings } from './connection.js';
 import { addSettingFlags, settingFlags } from './options.js';
 import { untilSignal } from './signals.js';
 
@@ -56,7 +56,7 @@ export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSc
   maxBytesPerPartition: 'KUBETRAIL_MAX_BYTES_PER_PARTITION',
 };
 
-export function loadProcessorServiceConfig(options: Record<string, unknown>) {
+export function loadProcessorServiceConfig(command: Command) {
   const stack = localStackSettings();
   const fallback: Record<string, unknown> = {};
   if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
@@ -64,7 +64,7 @@ export function loadProcessorServiceConfig(options: Record<string, unknown>) {
   return resolveConfig(
     processorServiceSchema,
     processorServiceEnv,
-    { flags: settingFlags(options, processorServiceEnv), file: { ...fallback, ...configFile(options as { config?: string }) } },
+    { flags: settingFlags(command, processorServiceEnv), file: { ...fallback, ...configFile(command.opts() as { config?: string }) } },
     connectionProblems,
   );
 }
@@ -73,9 +73,9 @@ export function registerProcessCommand(program: Command): void {
   const command = program
     .command('process <name>')
     .description(`run one processor service: ${listProcessors().join(', ') || '(none found)'}`)
-    .option('--config <file>', 'YAML or JSON file of settings (env KUBETRAIL_CONFIG)');
-  addSettingFlags(command, processorServiceEnv).action(async (name: string, options: Record<string, unknown>) => {
-    const config = loadProcessorServiceConfig(options);
+    .addOption(configOption());
+  addSettingFlags(command, processorServiceEnv, processorServiceSchema).action(async (name: string, _options: Record<string, unknown>, self: Command) => {
+    const config = loadProcessorServiceConfig(self);
     await preflight(config);
     // An unknown processor name is a usage error (exit 2), like any other bad setting.
     const definition = await loadProcessor(name).catch((error: unknown) => {

@@ -1,15 +1,15 @@
 // `kubetrail replay <processor>`: re-runs a processor over its input (lib/replay.ts) with a
 // progress bar and a summary. See docs/replay.md.
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { pino } from 'pino';
-import { createLogger } from '../lib/log.js';
+import { commandLogger } from './command-log.js';
 import { ConfigError } from '../lib/config.js';
 import { loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { processorTopics, producerTopicSettings } from '../lib/catalog.js';
 import { parseFrom, replay, type ReplayEvent, type ReplayFrom, type ReplayProgress, type ReplayReport } from '../lib/replay.js';
+import { parseSince } from '../lib/kafka/start-position.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
-import { catalogOptions, positiveInteger } from './catalog-options.js';
+import { catalogOptions, positiveInteger, topicFlags } from './catalog-options.js';
 
 const seconds = (ms: number) =>
   ms < 10_000
@@ -125,9 +125,10 @@ export function summaryLines(report: ReplayReport): string[] {
 }
 
 const help = `
-Where the replay starts (--from): 'beginning' (default), an offset (every partition, clamped to
-what it holds), or a time: ISO 8601 or epoch milliseconds (numbers from 10^12 up are times; write
-offset:<n> or time:<t> to be explicit). It ends at the end offsets of the input when it starts.
+Where the replay starts (--from, the syntax of subscribe): 'beginning' (default), an offset (every
+partition, clamped to what it holds), -N (the last N records of each partition), a time (ISO 8601 or
+epoch milliseconds; numbers from 10^12 up are times, write offset:<n> or time:<t> to be explicit), or
+a duration ago (--from 1h, or --since 1h). It ends at the end offsets of the input when it starts.
 
 Where it writes: by default the processor's own topics; --to-topic <output>=<topic> for one output,
 --into-new <suffix> for every other output (e.g. --into-new v2 writes kubetrail.workflows.summary.v2,
@@ -149,25 +150,26 @@ export function registerReplayCommand(program: Command): void {
   const command = program
     .command('replay <processor>')
     .description('re-run a processor over its input (the raw topic), into its own topics without duplicates or into new ones; progress and a summary')
-    .option('--from <when>', "'beginning', an offset, or a time (ISO 8601 or epoch ms)", 'beginning')
+    .addOption(new Option('--from <position>', 'where to start: beginning, <offset>, -N, <time>, <duration> ago').default('beginning').conflicts('since'))
+    .option('--since <duration>', 'start this long ago (15m, 1h, 2d)')
     .option('--input-topic <topic>', 'the input topic (default: the raw topic)')
     .option('--to-topic <output=topic>', 'write this output to this topic (repeatable)', outputTopicPair)
     .option('--into-new <suffix>', 'write every output not named by --to-topic to <its topic>.<suffix>')
     .option('--dead-letter-topic <topic>', 'dead letters of the replay (default <replay group>.dlq, deleted when empty)')
-    .option('--delivery <mode>', 'exactly-once or at-least-once', 'exactly-once')
+    .addOption(new Option('--delivery <mode>', 'delivery mode of the replay').choices(['exactly-once', 'at-least-once']).default('exactly-once'))
     .option('--live-group <id>', 'the live service\'s consumer group, checked for lag (default: the processor\'s name, under --topic-prefix)')
     .option('--keep-group', 'keep the replay\'s consumer group and state changelog afterwards')
     .option('--no-dedupe', 'do not read the target topics; write every output')
     .option('--max-batch-records <n>', 'most input records per transaction (default 500)', positiveInteger)
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', help);
-  catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>) => {
-    const connection = await loadConnection(options);
+  catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>, command: Command) => {
+    const connection = await loadConnection(command);
     const delivery = String(options.delivery);
     if (delivery !== 'exactly-once' && delivery !== 'at-least-once') throw new ConfigError(`--delivery: '${delivery}' is not exactly-once or at-least-once`);
     let from: ReplayFrom;
     try {
-      from = parseFrom(String(options.from));
+      from = options.since !== undefined ? parseSince(String(options.since)) : parseFrom(String(options.from));
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }
@@ -178,10 +180,7 @@ export function registerReplayCommand(program: Command): void {
       if (error instanceof ProcessorNotFoundError) throw new ConfigError(error.message);
       throw error;
     }
-    const flags: Record<string, unknown> = {};
-    if (options.rawTopic !== undefined) flags.topic = options.rawTopic;
-    if (options.stateTopic !== undefined) flags.stateTopic = options.stateTopic;
-    const producer = producerTopicSettings({ flags, file: configFile(options as { config?: string }) });
+    const producer = producerTopicSettings({ flags: topicFlags(command), file: configFile(options as { config?: string }) });
     const own = processorTopics(definition, producer, String(options.topicPrefix ?? ''));
     const explicit = (options.toTopic as Record<string, string> | undefined) ?? {};
     const declared = Object.keys(own.topics.outputs);
@@ -195,7 +194,7 @@ export function registerReplayCommand(program: Command): void {
     for (const topic of Object.values(outputs)) if (topic === input) throw new ConfigError(`output topic '${topic}' is the input topic`);
 
     const groupId = replayGroupId(own.groupId);
-    const logger = createLogger(`replay-${name}`, process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
+    const logger = commandLogger(`replay-${name}`);
     const view = new ProgressView(`replay ${name}`);
     const controller = new AbortController();
     const interrupt = () => {

@@ -77,14 +77,14 @@ export function registerSchemasCommand(program: Command): void {
         'prints one line per subject (compatible, new, INCOMPATIBLE) and exits 1 when any is incompatible',
     )
     .option('--schema <subject=file.avsc>', 'check this schema file against this subject instead of the local schemas (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
-  catalogOptions(connectionOptions(check), { partitions: false }).action(async (options: Record<string, unknown>) => {
-    const connection = await loadConnection(options);
+  catalogOptions(connectionOptions(check), { partitions: false }).action(async (options: Record<string, unknown>, command: Command) => {
+    const connection = await loadConnection(command);
     const given = (options.schema as string[] | undefined) ?? [];
     let checks: SchemaToCheck[];
     if (given.length > 0) {
       checks = given.map(schemaArgument);
     } else {
-      const catalog = await loadCatalog(options);
+      const catalog = await loadCatalog(command);
       checks = catalog.subjects.map((s) => ({ subject: s.subject, schema: JSON.stringify(s.schema), source: `${s.topic}` }));
     }
     const api = new RegistryApi(connection);

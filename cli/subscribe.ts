@@ -1,19 +1,28 @@
-// `kubetrail subscribe <topic>`: decode any kubetrail topic through the registry and print JSON
-// lines, or with --follow a live table of workflows. Reads committed records only, with a
-// throwaway consumer group so it never moves anyone else's offsets.
-import type { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
+// `kubetrail subscribe <topic>`: any kubetrail topic, decoded (Avro through the registry, the
+// producer's JSON state as JSON), as kcat and kafka-avro-console-consumer print it: from the
+// beginning, the end, an offset, the last N of each partition or a time; until the end or a time,
+// or following; as JSON, YAML, a table or the bare values; filtered by namespace, phase and
+// kubectl label selectors. No consumer group unless one is named (--group): it assigns partitions
+// and seeks (lib/kafka/topic-scan.ts), so it leaves nothing behind and moves nobody's offsets.
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { connectionOptions, loadConnection } from './connection.js';
+import { connectionOptions, loadConnection, reachServices } from './connection.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
-import { DecodeError, WriterSchemaDecoder } from '../lib/kafka/codec.js';
-import { createLogger } from '../lib/log.js';
+import { WriterSchemaDecoder } from '../lib/kafka/codec.js';
+import { describeStart, parseSince, parseStartPosition, StartPositionError, type StartPosition } from '../lib/kafka/start-position.js';
+import { planScan, scanTopic, type ScanEnd } from '../lib/kafka/topic-scan.js';
+import { ConfigError } from '../lib/config.js';
+import { commandLogger } from './command-log.js';
+import { matchesSelector, parseSelector, SelectorError, type Requirement } from './label-selector.js';
+import { duration, outputFormats, printedRecord, RecordPrinter, type OutputFormat, type PrintedRecord } from './record-format.js';
+import { consumeWithGroup } from './subscribe-group.js';
+import { collect } from './options.js';
 
 export interface SubscribeFilters {
   namespace?: string;
   phase?: string[];
-  label?: Record<string, string>;
+  selector?: Requirement[];
 }
 
 type Decoded = Record<string, unknown>;
@@ -30,40 +39,15 @@ function fieldsOf(value: Decoded): { namespace?: string; phase?: string; labels:
   return { namespace: (value.namespace as string | null) ?? undefined, phase, labels };
 }
 
-export function matches(value: Decoded, filters: SubscribeFilters): boolean {
+export function matches(value: Decoded | null, filters: SubscribeFilters): boolean {
+  const active = filters.namespace !== undefined || (filters.phase?.length ?? 0) > 0 || (filters.selector?.length ?? 0) > 0;
+  if (!active) return true;
+  if (!value || typeof value !== 'object') return false;
   const f = fieldsOf(value);
   if (filters.namespace && f.namespace !== filters.namespace) return false;
   if (filters.phase?.length && (!f.phase || !filters.phase.includes(f.phase))) return false;
-  for (const [k, v] of Object.entries(filters.label ?? {})) if (f.labels[k] !== v) return false;
-  return true;
+  return matchesSelector(f.labels, filters.selector ?? []);
 }
-
-function parseLabels(values: string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const value of values) {
-    const [k, v] = value.split('=');
-    if (!k || v === undefined) throw new Error(`--label takes key=value, got '${value}'`);
-    labels[k] = v;
-  }
-  return labels;
-}
-
-/** Offsets to start from per partition for `--from <time>`. */
-async function offsetsAt(kafka: Kafka, topic: string, time: number) {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await admin.fetchTopicOffsetsByTimestamp(topic, time);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-const duration = (ms: unknown) => {
-  if (typeof ms !== 'number') return '';
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-};
 
 /** One workflow summary as a row: workflow, phase, progress, duration, message. */
 export function summaryRow(v: Decoded): string {
@@ -79,8 +63,8 @@ export function summaryRow(v: Decoded): string {
 export const summaryHeader = ['WORKFLOW'.padEnd(60), 'PHASE'.padEnd(20), 'PROGRESS', 'DURATION', 'MESSAGE'].join(' ');
 
 /**
- * A live view of the latest summary of each workflow. On a terminal it redraws a table as
- * records arrive; otherwise (a pipe, a log) it prints one row per change.
+ * A live view of the latest summary of each workflow (the demo's). On a terminal it redraws a
+ * table as records arrive; otherwise (a pipe, a log) it prints one row per change.
  */
 export class WorkflowView {
   private rows = new Map<string, Decoded>();
@@ -112,86 +96,138 @@ export class WorkflowView {
 }
 
 /**
- * Reads a topic's committed records with a throwaway consumer group (so nobody's offsets move),
- * decoding each value through the registry. Tombstones are skipped.
+ * Follows a topic from a position without a consumer group, decoding each value through the
+ * registry (tombstones and undecodable values are passed over). For the demo's live view.
  */
 export async function subscribeTopic(
   kafka: Kafka,
   registry: SchemaRegistry,
   topic: string,
-  options: { from: 'beginning' | 'now' | number },
+  options: { from: StartPosition },
   onRecord: (key: string, value: Decoded) => void,
 ): Promise<{ stop: () => Promise<void> }> {
-  const consumer = kafka.consumer({ groupId: `kubetrail-subscribe-${randomUUID()}`, readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: options.from !== 'now' });
-  if (typeof options.from === 'number') {
-    const offsets = await offsetsAt(kafka, topic, options.from);
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
-    });
-  }
-  // Bounds-checked, as the processors decode: a poison record is reported and skipped, not retried forever.
+  const admin = kafka.admin();
+  await admin.connect();
+  const plans = await planScan(admin, { topic, from: options.from, until: { kind: 'follow' } }).finally(() => admin.disconnect());
   const decoder = new WriterSchemaDecoder(registry);
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      if (!message.value) return;
-      let value: Decoded;
-      try {
-        value = (await decoder.decode(message.value)) as Decoded;
-      } catch (error) {
-        if (!(error instanceof DecodeError)) throw error;
-        process.stderr.write(`kubetrail subscribe: skipped ${topic}[${partition}]@${message.offset}: ${error.message}\n`);
-        return;
-      }
-      onRecord(message.key?.toString() ?? '', value);
-    },
+  const controller = new AbortController();
+  const running = scanTopic(kafka, plans, { topic, from: options.from, until: { kind: 'follow' }, signal: controller.signal }, async ({ partition, message }) => {
+    const record = await printedRecord(decoder, topic, partition, message);
+    if (record.value && typeof record.value === 'object' && !record.decodeError) onRecord(record.key ?? '', record.value as Decoded);
   });
-  return { stop: () => consumer.disconnect() };
+  return {
+    stop: async () => {
+      controller.abort();
+      await running;
+    },
+  };
 }
 
-export function registerSubscribeCommand(program: Command): void {
-  connectionOptions(
-    program
-      .command('subscribe <topic>')
-      .description('decode a topic through the Schema Registry and print JSON lines (or a live workflow view with --follow)')
-      .option('--follow', 'a live, readable view of workflows (for the summary topic)')
-      .option('--from <when>', "'beginning' (default), 'now' (only new records), or a time (ISO 8601 or epoch ms)", 'beginning')
-      .option('-n, --namespace <namespace>', 'only records of this namespace')
-      .option('--phase <phase...>', 'only records in these phases')
-      .option('-l, --label <key=value...>', 'only records with these labels', [])
-      .option('--max <count>', 'exit after printing this many records', (v) => Number(v))
-      .option('--idle-exit <ms>', 'exit when no record arrived for this long', (v) => Number(v)),
-  ).action(async (topic: string, options) => {
-    const connection = await loadConnection(options);
-    const logger = createLogger('subscribe', process.env.LOG_LEVEL ?? 'warn');
-    const kafka = createKafka(connection, logger, 'kubetrail-subscribe');
-    const registry = createRegistry(connection);
-    const filters: SubscribeFilters = { namespace: options.namespace, phase: options.phase, label: parseLabels(options.label) };
-    const from = String(options.from);
-    const startAt = from === 'beginning' || from === 'now' ? undefined : Number.isFinite(Number(from)) ? Number(from) : Date.parse(from);
-    if (Number.isNaN(startAt)) throw new Error(`--from: '${from}' is not 'beginning', 'now' or a time`);
+function partitionNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a partition number (0 or more)');
+  return n;
+}
 
-    const view = options.follow ? new WorkflowView() : undefined;
+function selector(value: string): Requirement[] {
+  try {
+    return parseSelector(value);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+function position(value: string): StartPosition {
+  try {
+    return parseStartPosition(value);
+  } catch (error) {
+    if (error instanceof StartPositionError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+function since(value: string): StartPosition {
+  try {
+    return parseSince(value);
+  } catch (error) {
+    if (error instanceof StartPositionError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+/** `--until`: 'end' (the end offsets when the command starts) or a time (ISO, epoch ms, or a duration ago). */
+export function parseUntil(value: string): ScanEnd {
+  if (value === 'end') return { kind: 'end' };
+  const at = position(value);
+  if (at.kind !== 'time') throw new InvalidArgumentError(`'${value}' is not 'end' or a time (ISO 8601, epoch ms, or a duration ago such as 15m)`);
+  return { kind: 'time', ms: at.ms };
+}
+
+export const startHelp = `
+Where reading starts (--from, and --since for a duration ago), as in kcat: 'beginning', 'end',
+an offset (every partition), -N (the last N records of each partition), a time (ISO 8601 or epoch
+ms) or a duration ago (90s, 15m, 1h, 2d). Where it stops (--until): 'end' (the end of each
+partition when the command starts: exit at the end of the topic) or a time; without --until it
+follows new records until Ctrl-C.
+
+Output (-o): json (one object a line: topic, partition, offset, timestamp, key, headers, schemaId,
+value), yaml, table (columns for workflow summaries, dead letters with their reasons, or any
+record), wide (the table plus partition, offset, timestamp, schema id, headers), raw (the decoded
+values only, one JSON a line).
+
+No consumer group is used unless --group names one: partitions are assigned and read directly
+(read_committed), so nothing is left behind. Logs: none unless LOG_LEVEL is set (JSON on stderr).`;
+
+export function registerSubscribeCommand(program: Command): void {
+  const command = program
+    .command('subscribe <topic>')
+    .description('print the records of any kubetrail topic, decoded: raw events, outputs, dead letters (with their reasons), the producer\'s state')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(outputFormats).default('json'))
+    .addOption(new Option('--from <position>', 'where to start: beginning, end, <offset>, -N, <time>, <duration> ago').argParser(position).default({ kind: 'beginning' }, 'beginning').conflicts('since'))
+    .addOption(new Option('--since <duration>', 'start this long ago (15m, 1h, 2d)').argParser(since))
+    .addOption(new Option('--until <end|time>', 'stop at the end of the topic (as of the start) or at a time; default: follow').argParser(parseUntil))
+    .addOption(new Option('-p, --partition <n>', 'only this partition (repeatable)').argParser(collect(partitionNumber)))
+    .addOption(new Option('-l, --selector <selector>', "kubectl label selector: 'team=a', 'team in (a,b)', '!x' (repeatable: all must hold)").argParser(collect(selector)))
+    .option('-n, --namespace <namespace>', 'only records of this namespace')
+    .addOption(new Option('--phase <phase>', 'only records in this phase (repeatable)').argParser(collect((v: string) => v)))
+    .addOption(new Option('--max <count>', 'exit after printing this many records').argParser(partitionNumber))
+    .option('--group <id>', 'read as this consumer group, committing its offsets (default: no group)')
+    .addHelpText('after', startHelp);
+  connectionOptions(command).action(async (topic: string, options: Record<string, unknown>, self: Command) => {
+    const connection = await loadConnection(self);
+    const from = (options.since ?? options.from) as StartPosition;
+    const until = (options.until as ScanEnd | undefined) ?? { kind: 'follow' };
+    const filters: SubscribeFilters = { namespace: options.namespace as string | undefined, phase: options.phase as string[] | undefined, selector: ((options.selector as Requirement[][] | undefined) ?? []).flat() };
+    await reachServices(connection);
+    const logger = commandLogger('subscribe');
+    const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-subscribe`);
+    const decoder = new WriterSchemaDecoder(createRegistry(connection));
+    const printer = new RecordPrinter(options.output as OutputFormat);
+    const controller = new AbortController();
+    const max = options.max as number | undefined;
     let printed = 0;
-    let lastRecordAt = Date.now();
-    let finish: () => void = () => {};
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const subscription = await subscribeTopic(kafka, registry, topic, { from: from === 'now' ? 'now' : startAt ?? 'beginning' }, (key, value) => {
-      lastRecordAt = Date.now();
-      if (!matches(value, filters)) return;
-      if (view) view.update(key, value);
-      else process.stdout.write(`${JSON.stringify({ key, value })}\n`);
-      printed += 1;
-      if (options.max !== undefined && printed >= options.max) finish();
-    });
-    const idle = options.idleExit
-      ? setInterval(() => Date.now() - lastRecordAt > options.idleExit && finish(), 100)
-      : undefined;
-    process.once('SIGINT', finish);
-    process.once('SIGTERM', finish);
-    await finished;
-    if (idle) clearInterval(idle);
-    await subscription.stop();
+    const onRecord = async (record: PrintedRecord) => {
+      if (controller.signal.aborted || !matches(record.value as Decoded | null, filters)) return;
+      printer.print(record);
+      if (max !== undefined && ++printed >= max) controller.abort();
+    };
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const partitions = options.partition as number[] | undefined;
+    if (options.group !== undefined) {
+      if (from.kind === 'offset' || from.kind === 'tail') throw new ConfigError('--group: a group starts where it left off, or for a new group at --from beginning, end or a time');
+      await consumeWithGroup(kafka, { groupId: String(options.group), topic, from, until, partitions, signal: controller.signal }, async (partition, message) => onRecord(await printedRecord(decoder, topic, partition, message)));
+    } else {
+      const admin = kafka.admin();
+      await admin.connect();
+      const plans = await planScan(admin, { topic, from, until, partitions }).finally(() => admin.disconnect());
+      // Following waits for records that may be long in coming: say so (stderr, not the data).
+      if (until.kind === 'follow') process.stderr.write(`following ${topic} from ${describeStart(from)} (Ctrl-C stops)\n`);
+      await scanTopic(kafka, plans, { topic, from, until, partitions, signal: controller.signal }, async ({ partition, message }) => onRecord(await printedRecord(decoder, topic, partition, message)));
+    }
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   });
 }

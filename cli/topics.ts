@@ -2,15 +2,15 @@
 // value schema, then exits. Idempotent: what exists is checked, never altered. An existing topic
 // whose partition count or cleanup policy breaks its contract is reported and nothing is changed
 // (exit 1): fixing it (deleting a changelog, moving a topic) is a decision for a human.
-import type { Command } from 'commander';
-import { pino } from 'pino';
+import { Option, type Command } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
 import type { ConnectionConfig } from '../lib/config.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
 import { defaultTopicSettings, durabilityFindings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
-import { createLogger } from '../lib/log.js';
+import { commandLogger } from './command-log.js';
+import { settingFlags } from './options.js';
 import type { Catalog, CatalogTopic } from '../lib/catalog.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
 import { catalogOptions, loadCatalog } from './catalog-options.js';
@@ -255,18 +255,22 @@ export function registerTopicsCommand(program: Command): void {
       'create every topic (raw, producer state, and each processor\'s outputs, changelog and dead-letter topic) and register every value schema; ' +
         'idempotent: existing topics are checked, never altered (a wrong partition count or cleanup policy fails with exit 1)',
     )
-    .option('--raw-retention-ms <ms>', `retention.ms of the raw topic when it is created (-1: forever, so replay can reprocess everything) (env KUBETRAIL_RAW_RETENTION_MS)`)
+    .addOption(
+      new Option('--raw-retention-ms <ms>', 'retention.ms of the raw topic when it is created (-1: forever, so replay can reprocess everything)')
+        .env(topicSettingsEnv.rawRetentionMs)
+        .default(defaultRawRetentionMs, String(defaultRawRetentionMs)),
+    )
     .option('--dry-run', 'only say what would be created or registered')
     .option('--check', 'change nothing; exit 1 when a topic or schema is missing, breaks its contract, or is weaker than the cluster allows (replicas, min.insync.replicas)');
-  catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>) => {
-    const connection = await loadConnection(options);
-    const catalog = await loadCatalog(options);
+  catalogOptions(connectionOptions(init)).action(async (options: Record<string, unknown>, command: Command) => {
+    const connection = await loadConnection(command);
+    const catalog = await loadCatalog(command);
     // The same setting the producer reads (flag, KUBETRAIL_RAW_RETENTION_MS, config file).
     const { rawRetentionMs } = resolveTopicSettings({
-      flags: options.rawRetentionMs === undefined ? {} : { rawRetentionMs: options.rawRetentionMs },
+      flags: settingFlags(command, topicsInitEnv),
       file: configFile(options as { config?: string }),
     });
-    const logger = createLogger('topics-init', process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
+    const logger = commandLogger('topics-init');
     const kafka = createKafka(connection, logger, `${connection.kafkaClientId}-topics-init`);
     const result = await initTopics(kafka, connection, catalog, { dryRun: options.dryRun === true, check: options.check === true, rawRetentionMs, out: (line) => process.stdout.write(`${line}\n`) });
     if (result.problems > 0) process.exitCode = 1;

@@ -1,7 +1,7 @@
 // /healthz, /readyz and /metrics for every long-running service. Liveness says the process
 // works; readiness says it does its job now (connected, leading or standing by, caught up).
 import { createServer, type Server } from 'node:http';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { concurrentTransactionStats } from './kafka/concurrent-transactions.js';
 
 export interface HealthChecks {
@@ -11,10 +11,26 @@ export interface HealthChecks {
   ready(): { ready: boolean; reason: string };
 }
 
-export function createMetricsRegistry(service: string): Registry {
+/** The version of the running build, for kubetrail_build_info (set once by whoever knows it: the CLI). */
+let buildVersion = 'unknown';
+export function setBuildVersion(version: string): void {
+  buildVersion = version;
+}
+
+/**
+ * A service's metrics registry: Node's default metrics under their stock names (process_*,
+ * nodejs_*: stock dashboards work), kubetrail_build_info, and the Kafka client's counts. No
+ * default labels: Prometheus adds job, instance, namespace, pod, service from the target.
+ */
+export function createMetricsRegistry(): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry, prefix: 'kubetrail_' });
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'kubetrail_build_info',
+    help: 'Always 1: the kubetrail version and the Node.js version this process runs',
+    labelNames: ['version', 'nodejs_version'],
+    registers: [registry],
+  }).set({ version: buildVersion, nodejs_version: process.versions.node }, 1);
   // Process-wide counts kept by the kafkajs patch (lib/kafka/concurrent-transactions.ts).
   new Counter({
     name: 'kubetrail_kafka_concurrent_transactions_total',

@@ -9,10 +9,13 @@ export type { Logger };
 /** pino options that make every written line pass through redactText. */
 export const redactingHooks: NonNullable<LoggerOptions['hooks']> = { streamWrite: redactText };
 
-/** A service's logger: JSON lines on stdout (or the destination given), secrets redacted. */
+/**
+ * A service's logger: JSON lines on stderr (or the destination given), secrets redacted. stderr,
+ * so that a command's data on stdout is never mixed with its logs; container runtimes collect both.
+ */
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
   const options: LoggerOptions = { name, level, base: { service: name }, hooks: redactingHooks };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? pino.destination({ fd: 2, sync: true }));
 }
 
 const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

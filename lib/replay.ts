@@ -19,34 +19,14 @@ import type { RunnerStats } from './kit/metrics.js';
 import { OutputIndex, ReplayDedupe, canonicalJson } from './replay-dedupe.js';
 import { RegistryApi } from './registry-api.js';
 import { retry, sleep } from './async.js';
+import { describeStart, parseStartPosition, startOffset, type StartPosition } from './kafka/start-position.js';
 
 type AnyDefinition = ProcessorDefinition<any, any, any>;
 
-export type ReplayFrom = { kind: 'beginning' } | { kind: 'offset'; offset: number } | { kind: 'time'; ms: number };
-
-/** Epoch milliseconds from here on are times, smaller numbers offsets (10^12 ms is September 2001). */
-const EPOCH_MS_FLOOR = 1e12;
-
-/** `beginning`, an offset (every partition), a time (ISO 8601 or epoch ms), or explicit `offset:<n>` / `time:<t>`. */
-export function parseFrom(text: string): ReplayFrom {
-  const value = text.trim();
-  if (value === '' || value === 'beginning' || value === 'earliest') return { kind: 'beginning' };
-  const offsetMatch = /^offset:(\d+)$/.exec(value);
-  if (offsetMatch) return { kind: 'offset', offset: Number(offsetMatch[1]) };
-  const timeText = value.startsWith('time:') ? value.slice(5) : value;
-  if (/^\d+$/.test(timeText)) {
-    const n = Number(timeText);
-    if (value.startsWith('time:') || n >= EPOCH_MS_FLOOR) return { kind: 'time', ms: n };
-    return { kind: 'offset', offset: n };
-  }
-  const ms = Date.parse(timeText);
-  if (Number.isNaN(ms)) throw new Error(`--from: '${text}' is not 'beginning', an offset or a time (ISO 8601 or epoch ms)`);
-  return { kind: 'time', ms };
-}
-
-export function describeFrom(from: ReplayFrom): string {
-  return from.kind === 'beginning' ? 'the beginning' : from.kind === 'offset' ? `offset ${from.offset}` : new Date(from.ms).toISOString();
-}
+/** Where the replay starts: the syntax of lib/kafka/start-position.ts, shared with subscribe and dlq. */
+export type ReplayFrom = StartPosition;
+export const parseFrom = parseStartPosition;
+export const describeFrom = describeStart;
 
 export interface PartitionRange {
   partition: number;
@@ -230,10 +210,8 @@ async function startOffsets(admin: Admin, topic: string, from: ReplayFrom): Prom
     .map(({ partition, low, high }) => {
       const lo = Number(low);
       const hi = Number(high);
-      let start = lo;
-      if (from.kind === 'offset') start = from.offset;
-      if (from.kind === 'time') start = Number(byTime.find((p) => p.partition === partition)?.offset ?? hi);
-      return { partition, start: Math.min(Math.max(start, lo), hi), goal: hi };
+      const atTime = byTime.find((p) => p.partition === partition)?.offset;
+      return { partition, start: startOffset(from, lo, hi, atTime === undefined ? undefined : Number(atTime)), goal: hi };
     })
     .sort((a, b) => a.partition - b.partition);
 }

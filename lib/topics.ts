@@ -12,6 +12,9 @@
 //   output          a processor's declared output; compacted when declared so; records up to 8 MB.
 //   changelog       a processor's state; compacted early; one partition per input partition.
 //   dead-letter     kept 30 days and up to 8 MB a record (a dead letter is its input plus headers).
+//   redrive-log     `<dead-letter topic>.redriven`: one small record per dead letter re-driven by
+//                   `kubetrail dlq redrive`, written in the transaction that re-sends it; compacted,
+//                   one partition.
 // Every topic is created with replication factor min(3, brokers) and, on three brokers or more,
 // min.insync.replicas=2, so an acknowledged write survives the loss of one broker.
 import type { Admin, ITopicConfig } from 'kafkajs';
@@ -24,7 +27,7 @@ export class TopicError extends Error {
   override name = 'TopicError';
 }
 
-export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter';
+export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter' | 'redrive-log';
 
 /** Kafka topic names: legal characters, at most 249. */
 export const topicNameSchema = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a topic name: letters, digits, . _ - (at most 249)');
@@ -114,6 +117,9 @@ export function topicConfig(spec: TopicSpec, brokers: number): ITopicConfig['con
       break;
     case 'output':
       add('max.message.bytes', LARGE_RECORD_MAX_MESSAGE_BYTES);
+      break;
+    case 'redrive-log':
+      // Compacted (a key per re-driven letter, about 60 bytes): kept as long as the topic is.
       break;
   }
   if (brokers >= 3) add('min.insync.replicas', 2);
@@ -314,6 +320,13 @@ export const changelogTopicName = (groupId: string, store: string) => `${groupId
 
 /** `<group>.dlq`: a processor's dead letters. */
 export const deadLetterTopicName = (groupId: string) => `${groupId}.dlq`;
+
+/** `<dead-letter topic>.redriven`: which of its dead letters were re-driven (lib/dead-letters.ts). */
+export const redriveLogTopicName = (deadLetterTopic: string) => `${deadLetterTopic}.redriven`;
+
+export function redriveLogSpec(deadLetterTopic: string): TopicSpec {
+  return { topic: redriveLogTopicName(deadLetterTopic), role: 'redrive-log', partitions: 1, compacted: true, exactPartitions: true };
+}
 
 /** Names every topic of a processor under its group and the overrides. */
 export function resolveTopics(definition: ProcessorDefinition<any, any, any>, groupId: string, overrides: TopicOverrides = {}): ResolvedTopics {

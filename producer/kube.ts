@@ -160,7 +160,7 @@ export class KubeSource {
     } else if (namespace) {
       body = await this.custom.listNamespacedCustomObject({ group, version, namespace, plural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
     } else if (this.info.namespaced) {
-      body = await this.custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
+      body = await this.custom.listCustomObjectForAllNamespaces({ group, version, plural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
     } else {
       body = await this.custom.listClusterCustomObject({ group, version, plural: resource, labelSelector, fieldSelector, limit, _continue: continueToken });
     }

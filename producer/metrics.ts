@@ -1,8 +1,33 @@
 // Prometheus metrics of the producer (prom-client), served on /metrics by lib/http.ts.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createMetricsRegistry } from '../lib/http.js';
+import { operations } from './config.js';
+import type { RelistReason } from './source.js';
+import { trimSteps } from './trim.js';
 
-export function createProducerMetrics(registry: Registry = createMetricsRegistry('producer')) {
+/** Every label value each counter can take, known in advance: each series exists from the start at 0. */
+export const knownLabelValues = {
+  eventsSeen: ['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'READ', 'DELETED_INFERRED'],
+  eventsPublished: [...operations],
+  eventsSkipped: ['name_prefix', 'operation_filter', 'unchanged'],
+  watchRestarts: ['closed', 'timeout', 'error', 'expired', 'full'],
+  relists: ['first_start', 'expired', 'selection_changed'] satisfies RelistReason[],
+  trimmed: trimSteps.map((_step, index) => String(index + 1)),
+  transactions: ['committed', 'aborted'],
+  sessions: ['ended', 'failed'],
+} as const;
+
+export function createProducerMetrics(registry: Registry = createMetricsRegistry()) {
+  const metrics = producerMetrics(registry);
+  for (const [name, values] of Object.entries(knownLabelValues) as Array<[keyof typeof knownLabelValues, readonly string[]]>) {
+    const counter = metrics[name] as unknown as Counter<string> & { labelNames: string[] };
+    const label = counter.labelNames[0] as string;
+    for (const value of values) counter.inc({ [label]: value }, 0);
+  }
+  return metrics;
+}
+
+function producerMetrics(registry: Registry) {
   const registers = [registry];
   return {
     registry,
@@ -26,7 +51,7 @@ export function createProducerMetrics(registry: Registry = createMetricsRegistry
     }),
     watchRestarts: new Counter({
       name: 'kubetrail_producer_watch_restarts_total',
-      help: 'Watches started again, by reason (closed, timeout, error, expired, backpressure)',
+      help: 'Watches started again, by reason (closed, timeout, error, expired, full: the queue was full)',
       labelNames: ['reason'],
       registers,
     }),
@@ -76,4 +101,4 @@ export function createProducerMetrics(registry: Registry = createMetricsRegistry
   };
 }
 
-export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;
+export type ProducerMetrics = ReturnType<typeof producerMetrics>;

@@ -2,16 +2,19 @@
 // order of preference: those named by KAFKA_BROKERS + SCHEMA_REGISTRY_URL + KUBECONFIG; Docker
 // containers when KUBETRAIL_STACK=docker (testcontainers, for machines with a Docker engine);
 // otherwise the embedded local stack, reused if it is up, else started here and stopped after.
+// The unit tests run twice: on the Node running this, and on Node 24 LTS (test/support/node-lts.ts,
+// cached); the integration suite's new-user session runs the demo on Node 24 as well.
 import { spawn } from 'node:child_process';
 import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalStack } from '../stack/stack.js';
+import { ensureNodeLts, NODE_LTS_VERSION } from './support/node-lts.js';
 
 const args = new Set(process.argv.slice(2));
-const suites = args.has('--unit') ? ['unit'] : args.has('--faults') ? ['faults'] : ['unit', 'integration'];
+const suites = args.has('--unit') ? ['unit'] : args.has('--faults') ? ['faults'] : ['unit', 'unit-node-lts', 'integration'];
 
 function testFiles(suite: string): string[] {
-  const dir = join('test', suite);
+  const dir = join('test', suite === 'unit-node-lts' ? 'unit' : suite);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.test.ts'))
@@ -19,10 +22,10 @@ function testFiles(suite: string): string[] {
     .map((f) => join(dir, f));
 }
 
-function runNodeTests(files: string[], env: NodeJS.ProcessEnv, concurrency: number): Promise<number> {
+function runNodeTests(files: string[], env: NodeJS.ProcessEnv, concurrency: number, node = process.execPath): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(
-      process.execPath,
+      node,
       ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
       { stdio: 'inherit', env },
     );
@@ -117,13 +120,16 @@ try {
       console.error(`[test] faults: ${((Date.now() - began) / 1000).toFixed(0)} s`);
       continue;
     }
-    if (suite !== 'unit') {
+    if (suite === 'integration') {
       services ??= await realServices();
       env = { ...env, ...services.env };
     }
-    console.error(`[test] ${suite}: ${files.length} files`);
+    const node = suite === 'unit-node-lts' ? ensureNodeLts() : process.execPath;
+    console.error(`[test] ${suite}: ${files.length} files${suite === 'unit-node-lts' ? ` on Node ${NODE_LTS_VERSION}` : ''}`);
+    const began = Date.now();
     // Unit tests run in parallel; tests against the shared broker one file at a time.
-    const code = await runNodeTests(files, env, suite === 'unit' ? 2 : 1);
+    const code = await runNodeTests(files, env, suite === 'integration' ? 1 : 2, node);
+    console.error(`[test] ${suite}: ${((Date.now() - began) / 1000).toFixed(0)} s`);
     if (code !== 0) failed = true;
   }
 } catch (error) {

@@ -1,6 +1,6 @@
 // Every kafkajs client in kubetrail is made here, services, CLI, tests and benchmarks alike, so
-// the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry and the
-// coordinator cache) are installed in exactly one place, before the first client exists. kafkajs
+// the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry, the
+// coordinator cache and the negative-timeout fix) are installed in exactly one place, before the first client exists. kafkajs
 // is pinned exactly (package.json) because the patches reach into its internals.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -15,12 +15,14 @@ import { annotateTlsError, registryAgent, resolveSecurity, type ResolvedSecurity
 import { installReadCommittedFix } from './read-committed-fix.js';
 import { installConcurrentTransactionsRetry } from './concurrent-transactions.js';
 import { installCoordinatorCache } from './coordinator-cache.js';
+import { installNegativeTimeoutFix } from './negative-timeout-fix.js';
 
 /** A kafkajs client with kubetrail's patches installed. */
 export function kafkaClient(config: KafkaConfig): Kafka {
   installReadCommittedFix();
   installConcurrentTransactionsRetry();
   installCoordinatorCache();
+  installNegativeTimeoutFix();
   return new Kafka(config);
 }
 
@@ -62,7 +64,13 @@ function saslOptions(security: ResolvedSecurity): SASLOptions | undefined {
  * The client of a kubetrail service or command, from the validated connection settings. TLS
  * material and credentials are read here; a missing or unreadable one is a ConfigError naming it.
  */
-export function createKafka(config: ConnectionConfig, logger: Logger, clientId = config.kafkaClientId): Kafka {
+export function createKafka(
+  config: ConnectionConfig,
+  logger: Logger,
+  clientId = config.kafkaClientId,
+  /** Fewer retries for a quick answer (a command's first contact: fail fast when Kafka is unreachable). */
+  overrides: Pick<KafkaConfig, 'retry' | 'connectionTimeout'> = {},
+): Kafka {
   const security = resolveSecurity(config);
   const kafkaConfig: KafkaConfig = {
     clientId,
@@ -75,6 +83,7 @@ export function createKafka(config: ConnectionConfig, logger: Logger, clientId =
     // Retry long enough to ride out a broker restart instead of failing the service.
     retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
     connectionTimeout: 5_000,
+    ...overrides,
   };
   return kafkaClient(kafkaConfig);
 }

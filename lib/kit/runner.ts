@@ -181,8 +181,8 @@ export async function runProcessor<In, Outputs extends Record<string, unknown>, 
   const topics = resolveTopics(definition, groupId, options.topics);
   const logger = (options.logger ?? createLogger(definition.name)).child({ processor: definition.name, group: groupId });
   const schemas = compileSchemas(definition);
-  const metricsRegistry = options.metricsRegistry ?? createMetricsRegistry(definition.name);
-  const metrics = new RunnerMetrics(metricsRegistry, schemas.outputs.map((o) => o.name));
+  const metricsRegistry = options.metricsRegistry ?? createMetricsRegistry();
+  const metrics = new RunnerMetrics(metricsRegistry, schemas.outputs.map((o) => o.name), { processor: definition.name, group: groupId, input: topics.input });
   const done = settleable();
   let stopping = false;
   let failed: Error | undefined;

@@ -136,13 +136,20 @@ describe('kubetrail subscribe', () => {
     await producer.send({ topic, messages: await Promise.all(summaries.map(async (s) => ({ key: summaryKey(s), value: await registry.encode(id, s) }))) });
     await producer.disconnect();
 
-    const { code, stdout, stderr } = await runCli(['subscribe', topic, '--max', '2']);
+    const { code, stdout, stderr } = await runCli(['subscribe', topic, '--until', 'end']);
     assert.equal(code, 0, stderr);
-    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { key: string; value: unknown });
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { key: string; value: unknown; schemaId: number });
     assert.deepEqual(
-      lines,
-      summaries.map((s) => ({ key: summaryKey(s), value: JSON.parse(JSON.stringify(s)) as unknown })),
+      lines.map(({ key, value, schemaId }) => ({ key, value, schemaId })),
+      summaries.map((s) => ({ key: summaryKey(s), value: JSON.parse(JSON.stringify(s)) as unknown, schemaId: id })),
     );
+
+    const table = await runCli(['subscribe', topic, '--until', 'end', '-o', 'table']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.deepEqual(table.stdout.trim().split('\n').map((row) => row.split(/ +/).slice(0, 2)), [
+      ['WORKFLOW', 'PHASE'],
+      ...summaries.map((s) => [`${String(s.namespace)}/${s.name}`, s.phase]),
+    ]);
 
     const failed = await runCli(['subscribe', topic, '--phase', 'Failed', '--max', '1']);
     assert.equal(failed.code, 0, failed.stderr);

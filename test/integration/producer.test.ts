@@ -143,10 +143,10 @@ test('/healthz, /readyz and /metrics: the leader is ready watching, a second rep
   while ((await get(standby.httpPort, '/readyz')).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await get(standby.httpPort, '/readyz'), { status: 200, body: 'standby\n' });
   const metrics = (await get(producer.httpPort, '/metrics')).body;
-  assert.match(metrics, /kubetrail_producer_leader\{[^}]*\} 1/);
+  assert.match(metrics, /kubetrail_producer_leader(\{[^}]*\})? 1/);
   assert.match(metrics, /kubetrail_producer_relists_total\{reason="first_start"[^}]*\} 1/);
   assert.match(metrics, /kubetrail_producer_publish_duration_seconds_bucket/);
-  assert.match((await get(standby.httpPort, '/metrics')).body, /kubetrail_producer_leader\{[^}]*\} 0/);
+  assert.match((await get(standby.httpPort, '/metrics')).body, /kubetrail_producer_leader(\{[^}]*\})? 0/);
   assert.equal(standby.status().leader, false);
   await standby.stop();
   await stop();

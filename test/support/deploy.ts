@@ -35,7 +35,13 @@ export const packageJson = JSON.parse(readRepoFile('package.json')) as {
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
-export const cliBin = packageJson.bin.kubetrail as string;
+/**
+ * The compiled CLI: what the image runs, and what package.json's bin (bin/kubetrail.js) runs in an
+ * installed package, where there are no sources.
+ */
+export const cliBin = 'dist/cli/main.js';
+/** package.json's bin: a launcher that runs the sources in a checkout, else cliBin. */
+export const packageBin = packageJson.bin.kubetrail as string;
 
 /** Processor names: what `kubetrail process <name>` accepts (lib/kit/discovery.ts: folders under processors/). */
 export const processorNames: string[] = listProcessors();

@@ -32,8 +32,7 @@ export const serviceGrants: Record<'producer' | 'completed-filter' | 'workflow-s
   'completed-filter': processorGrants('completed-filter', 'kubetrail.workflows.completed', 'emitted'),
   'workflow-summary': processorGrants('workflow-summary', 'kubetrail.workflows.summary', 'fingerprints'),
   subscriber: [
-    { resource: 'TOPIC', pattern: 'LITERAL', name: 'kubetrail.workflows.summary', operations: ['READ'], why: 'the topic it prints' },
-    { resource: 'GROUP', pattern: 'PREFIXED', name: 'kubetrail-subscribe-', operations: ['READ'], why: 'each run\'s own group `kubetrail-subscribe-<uuid>` (no offsets kept)' },
+    { resource: 'TOPIC', pattern: 'LITERAL', name: 'kubetrail.workflows.summary', operations: ['READ'], why: 'the topic it prints (no group: it assigns partitions; `--group <id>` needs READ on that group)' },
   ],
 };
 
