@@ -6,6 +6,7 @@ import { redactText } from '../lib/redact.js';
 import { registerStackCommand } from './stack.js';
 import { registerProduceCommand } from './produce.js';
 import { registerProcessCommand } from './process.js';
+import { registerSinkCommand } from './sink.js';
 import { registerSubscribeCommand } from './subscribe.js';
 import { registerTopicsCommand } from './topics.js';
 import { registerSchemasCommand } from './schemas.js';
@@ -21,6 +22,7 @@ program
 
 registerProduceCommand(program);
 registerProcessCommand(program);
+registerSinkCommand(program);
 registerSubscribeCommand(program);
 registerTopicsCommand(program);
 registerSchemasCommand(program);
