@@ -20,7 +20,7 @@ test('a processor output carries the change it came from: same ce_id, source, ti
     [createCompletedFilter(), 'completed', 'io.kubetrail.workflow.completed', 'kubetrail.workflows.completed'],
     [createWorkflowSummary(), 'summaries', 'io.kubetrail.workflow.summary', 'kubetrail.workflows.summary'],
   ] as const) {
-    const driver = new ProcessorTestDriver(definition as ConstructorParameters<typeof ProcessorTestDriver>[0]);
+    const driver = new ProcessorTestDriver(definition as unknown as ConstructorParameters<typeof ProcessorTestDriver>[0]);
     driver.pipe(raw, { key: 'workflows.argoproj.io/argo/dag-diamond-82q7s', headers: rawHeaders });
     const out = driver.readAll(output);
     assert.equal(out.length, 1, definition.name);
