@@ -85,7 +85,8 @@ export interface TaskResult {
 }
 
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
+/** A record's headers as text (the last value of a repeated header). */
+export function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   if (headers) {
     for (const name in headers) {

@@ -10,6 +10,7 @@ import type { Semaphore } from '../async.js';
 import type { WireDecoder } from '../kafka/codec.js';
 import { deadLetterMessage, type DeadLetterReason } from '../kit/dead-letter.js';
 import { awaitSchemas, StopRequested } from '../kit/schemas-ready.js';
+import { headersOf } from '../kit/task.js';
 import { deliverRecord, type AttemptContext } from './attempts.js';
 import { OffsetTracker } from './offsets.js';
 import type { SinkRecord } from './sink.js';
@@ -24,15 +25,6 @@ export interface SinkConsumerContext extends AttemptContext {
   decoder: WireDecoder<unknown>;
   /** Deliveries in flight across all keys and partitions. */
   slots: Semaphore;
-}
-
-function textHeaders(message: KafkaMessage): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const last = Array.isArray(value) ? value[value.length - 1] : value;
-    if (last !== undefined) result[name] = last.toString();
-  }
-  return result;
 }
 
 /** The idempotency key: the event id the record carries, else its position (stable across redeliveries). */
@@ -93,7 +85,7 @@ export class SinkBatch {
     try {
       const decoded = this.context.decoder.decode(message.value);
       if (!decoded.ok) return await this.deadLetter(message, decoded.reason, decoded.error, 'DecodeError');
-      const headers = textHeaders(message);
+      const headers = headersOf(message.headers);
       const { topic, partition } = this.payload.batch;
       const record: SinkRecord<unknown> = {
         topic,
