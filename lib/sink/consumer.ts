@@ -97,9 +97,13 @@ export class SinkBatch {
         headers,
         eventId: eventIdOf(headers, topic, partition, message.offset),
       };
-      if (this.context.definition.select && !this.context.definition.select(record)) {
-        this.context.metrics.filtered();
-        return this.finish(message.offset);
+      const selected = this.select(record);
+      if (selected !== true) {
+        if (selected === false) {
+          this.context.metrics.filtered();
+          return this.finish(message.offset);
+        }
+        return await this.deadLetter(message, 'process-error', selected.message, selected.name);
       }
       await this.context.slots.acquire();
       let outcome;
@@ -113,9 +117,19 @@ export class SinkBatch {
       if (outcome.kind === 'dead') return await this.deadLetter(message, outcome.reason, outcome.error, outcome.errorName, outcome.response);
       return this.finish(message.offset);
     } catch (error) {
-      // A dead letter that cannot be written (or a select() that throws): nothing more of this batch starts; it is fetched again.
+      // A dead letter that cannot be written: nothing more of this batch starts; it is fetched again.
       this.failure ??= error;
       return false;
+    }
+  }
+
+  /** The sink's filter: true, false, or the error it threw (a dead letter, not a stuck partition). */
+  private select(record: SinkRecord<unknown>): boolean | Error {
+    if (!this.context.definition.select) return true;
+    try {
+      return this.context.definition.select(record);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
     }
   }
 

@@ -27,13 +27,13 @@ export interface SinkDefinition<T = unknown> {
   name: string;
   description: string;
   input: { topic: string; schema: AvroSchema };
-  /** False: the record is passed over (counted as filtered, its offset committed). Pure and quick. */
+  /** False: the record is passed over (counted as filtered, its offset committed). Pure and quick; throwing dead-letters the record (process-error). */
   select?(record: SinkRecord<T>): boolean;
   /**
    * Delivers one record. Resolving means delivered. Throwing a DeliveryError says whether to try
    * again (and after how long, from Retry-After); any other error is retried. The runner calls
    * deliver for one key at a time, in offset order, and may call it again for the same record.
-   * The signal aborts when the attempt times out or the sink stops.
+   * The signal aborts when a stop has waited drainTimeoutMs for the attempts in flight.
    */
   deliver(record: SinkRecord<T>, signal: AbortSignal): Promise<void>;
 }
