@@ -19,6 +19,7 @@ COPY cli ./cli
 COPY lib ./lib
 COPY producer ./producer
 COPY processors ./processors
+COPY sinks ./sinks
 COPY schemas ./schemas
 # stack/ (the embedded dev stack and the Argo simulator) only so that `stack` and `demo`, which
 # load it with a dynamic import when they run, type-check; it is compiled and then removed: the

@@ -7,7 +7,7 @@
 //   bench/results/latest.svg    the chart (a hand-written SVG, bench/lib/chart.ts)
 // and, after a complete non-quick run, the tables section of BENCHMARKS.md.
 //
-// Benchmarks: throughput, latency, producer, replay, scaling, profile (default: all, in order).
+// Benchmarks: throughput, latency, producer, replay, scaling, profile, sink (default: all, in order).
 //   --quick      small smoke version (about 2 minutes)
 //   --full       the targets: 100,000 raw events, 10,000 watched workflows (long)
 //   --events N   raw events per throughput pass (default 4,000; quick 800; full 100,000)
@@ -26,8 +26,9 @@ import { producerBench } from './producer.js';
 import { replayBench } from './replay.js';
 import { scalingBench } from './scaling.js';
 import { profileBench } from './profile.js';
+import { sinkBench } from './sink.js';
 
-const all = ['throughput', 'latency', 'producer', 'replay', 'scaling', 'profile'] as const;
+const all = ['throughput', 'latency', 'producer', 'replay', 'scaling', 'profile', 'sink'] as const;
 type Name = (typeof all)[number];
 
 function parseArgs(argv: string[]): { names: Name[]; options: BenchOptions; help: boolean } {
@@ -131,6 +132,7 @@ try {
       else if (name === 'replay') result = await replayBench(ctx, templates);
       else if (name === 'scaling') result = await scalingBench(ctx, templates);
       else if (name === 'profile') result = await profileBench(ctx, templates);
+      else if (name === 'sink') result = await sinkBench(ctx);
       results[name] = { ...(result as object), seconds: Math.round((Date.now() - started) / 100) / 10 };
     } catch (error) {
       const message = (error as Error).stack ?? String(error);

@@ -2,7 +2,8 @@
 // configured cluster and Kafka with --external), runs the producer and both processors, and
 // drives real Argo workflows through the API server — created, running with nodes progressing,
 // then succeeded or failed as Argo's controller writes them — while the summary topic is shown
-// live. Ctrl-C stops everything it started.
+// live and the notify sink posts each finished workflow, in Slack format, to a local receiver
+// that prints it. Ctrl-C stops everything it started.
 import type { Command } from 'commander';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { runProcessor, type ProcessorHandle } from '../lib/kit/runner.js';
 import { connectionSchema } from '../lib/config.js';
 import { loadLocalStack, localStackSettings } from './connection.js';
 import { subscribeTopic, WorkflowView, summaryHeader, summaryRow } from './subscribe.js';
+import { startDemoNotifications } from './demo-notify.js';
 
 /** Real Argo objects (test/fixtures/argo-workflows/SOURCES.md): successes and failures with exit codes. */
 export const demoWorkflows = [
@@ -69,11 +71,13 @@ export function registerDemoCommand(program: Command): void {
       let producer: ProducerHandle | undefined;
       const processors: ProcessorHandle[] = [];
       let subscription: { stop: () => Promise<void> } | undefined;
+      let notifications: Awaited<ReturnType<typeof startDemoNotifications>> | undefined;
       let stopping: Promise<void> | undefined;
       const stopAll = () =>
         (stopping ??= (async () => {
           say('stopping…');
           await subscription?.stop().catch(() => undefined);
+          await notifications?.stop().catch(() => undefined);
           await Promise.all(processors.map((p) => p.stop().catch(() => undefined)));
           await producer?.stop().catch(() => undefined);
           if (startedStack) {
@@ -105,6 +109,7 @@ export function registerDemoCommand(program: Command): void {
           processors.push(await runProcessor(definition, { connection, logger: logger.child({ service: name }), handleSignals: false }));
           say(`processor ${name} running (exactly-once)`);
         }
+        notifications = await startDemoNotifications(connection, options.namespace, logger.child({ service: 'sink-notify' }), say);
 
         const kafka = createKafka(connection, logger, 'kubetrail-demo-view');
         const registry = createRegistry(connection);
@@ -147,6 +152,8 @@ export function registerDemoCommand(program: Command): void {
           const missing = [...demoKeys].filter((k) => !finished.has(k));
           if (missing.length) throw new Error(`no final summary for ${missing.join(', ')} within 60s`);
           say(`all ${demoKeys.size} workflows reached their final state in the summary topic`);
+          for (let waited = 0; notifications.received() < demoKeys.size && waited < 30_000; waited += 100) await sleep(100);
+          say(`${notifications.received()} Slack notifications received for ${demoKeys.size} workflows`);
           await stopAll();
         } else {
           say('all workflows played; the view stays live (create more with kubectl against the stack). Ctrl-C stops.');

@@ -11,6 +11,7 @@ import { redactText } from '../lib/redact.js';
 import { registerStackCommand } from './stack.js';
 import { registerProduceCommand } from './produce.js';
 import { registerProcessCommand } from './process.js';
+import { registerSinkCommand } from './sink.js';
 import { registerSubscribeCommand } from './subscribe.js';
 import { registerTopicsCommand } from './topics.js';
 import { registerSchemasCommand } from './schemas.js';
@@ -37,6 +38,7 @@ program
 
 registerProduceCommand(program);
 registerProcessCommand(program);
+registerSinkCommand(program);
 registerSubscribeCommand(program);
 registerDlqCommand(program);
 registerTopicsCommand(program);

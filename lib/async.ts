@@ -66,6 +66,8 @@ export interface RetryOptions extends BackoffOptions {
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void | Promise<void>;
   /** Stop retrying: the last error is rethrown. */
   signal?: AbortSignal;
+  /** The wait after this error, given the backoff's (a server's Retry-After can ask for longer). */
+  delayOf?: (error: unknown, backoffMs: number) => number;
 }
 
 /** Calls attempt until it resolves, waiting with backoff between failures. */
@@ -76,7 +78,7 @@ export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions 
     try {
       return await attempt();
     } catch (error) {
-      const delay = backoff.next();
+      const delay = options.delayOf ? options.delayOf(error, backoff.next()) : backoff.next();
       if (options.retriable && !options.retriable(error)) throw error;
       if (options.signal?.aborted || Date.now() + delay > deadline) throw error;
       await options.onRetry?.(error, n, delay);
@@ -99,5 +101,26 @@ export class SerialQueue {
   /** Resolves when everything queued so far has run. */
   idle(): Promise<void> {
     return this.tail.then(() => undefined);
+  }
+}
+
+/** At most `permits` holders at once; acquire() waits in arrival order. */
+export class Semaphore {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private permits: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.permits > 0) {
+      this.permits--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.permits++;
   }
 }

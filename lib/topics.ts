@@ -361,3 +361,13 @@ export function processorTopicSpecs(definition: ProcessorDefinition<any, any, an
   }
   return specs;
 }
+
+// ---- sinks --------------------------------------------------------------------------------------
+
+/** `sink-<name>`: a sink's default consumer group (its dead letters go to `sink-<name>.dlq`). */
+export const sinkGroupId = (sink: string) => `sink-${sink}`;
+
+/** The topics a sink writes: its dead letters only. */
+export function sinkTopicSpecs(deadLetterTopic: string): TopicSpec[] {
+  return [{ topic: deadLetterTopic, role: 'dead-letter', partitions: 1, compacted: false, exactPartitions: false }];
+}

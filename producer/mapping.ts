@@ -1,6 +1,7 @@
 // From a Kubernetes object seen by the list or the watch to the raw topic's record: the
 // ResourceEvent value (schemas/resource-event.avsc), the key and the headers. Pure functions.
 import { changeId, type Operation, type ResourceEvent } from '../lib/raw-event.js';
+import { cloudEventKafkaHeaders, resourceEventAttributes } from '../lib/cloudevents.js';
 
 type Json = Record<string, unknown>;
 
@@ -106,9 +107,9 @@ export function toResourceEvent(ctx: SourceContext, input: RecordInput): Resourc
   };
 }
 
-/** Headers a consumer can filter on without decoding the value. */
-export function recordHeaders(event: ResourceEvent): Record<string, string> {
-  const headers: Record<string, string> = { 'kubetrail-operation': event.operation, 'kubetrail-id': event.id };
+/** Headers a consumer can filter on without decoding the value, CloudEvents' binary-mode ones included. */
+export function recordHeaders(event: ResourceEvent, topic: string): Record<string, string> {
+  const headers: Record<string, string> = { 'kubetrail-operation': event.operation, 'kubetrail-id': event.id, ...cloudEventKafkaHeaders(resourceEventAttributes(event, topic)) };
   if (event.source.inferred) headers['kubetrail-inferred'] = 'true';
   if (event.trimmed.length > 0) headers['kubetrail-trimmed'] = event.trimmed.join(',');
   return headers;

@@ -67,10 +67,10 @@ export function fitOf(valueBytes: number, otherBytes: number, maxRecordBytes: nu
 export async function encodeRecord(
   event: ResourceEvent,
   key: string,
-  options: Pick<PublisherOptions, 'registry' | 'schemaId' | 'maxRecordBytes' | 'compression'>,
+  options: Pick<PublisherOptions, 'topic' | 'registry' | 'schemaId' | 'maxRecordBytes' | 'compression'>,
 ): Promise<EncodedRecord> {
   const build = async (candidate: ResourceEvent, step: number): Promise<EncodedRecord | undefined> => {
-    const headers = recordHeaders(candidate);
+    const headers = recordHeaders(candidate, options.topic);
     const value = await options.registry.encode(options.schemaId, candidate);
     const other = Buffer.byteLength(key) + headerBytes(headers);
     const fit = fitOf(value.length, other, options.maxRecordBytes, options.compression === 'gzip' ? () => gzipSync(value).length : undefined);
@@ -89,7 +89,7 @@ export async function encodeRecord(
   }
   // Only reachable with a limit smaller than an object's identity (the configuration forbids
   // limits under 64 KiB): publish the smallest version anyway rather than drop the change.
-  const headers = recordHeaders(last);
+  const headers = recordHeaders(last, options.topic);
   const value = await options.registry.encode(options.schemaId, last);
   return { message: { key, value, headers }, bytes: value.length + recordOverhead, alone: true, trimmed: last.trimmed, trimStep: lastStep };
 }

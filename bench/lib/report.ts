@@ -302,5 +302,27 @@ export function renderMarkdown(results: Record<string, unknown>): string {
     }
   }
   if (pf?.transactions?.noneFetch1MiB) out.push('\n² runProcessor\'s maxBytesPerPartition set to kafkajs\' default, 1 MiB (the runner before it defaulted to 8 MiB, BENCHMARKS.md F2).');
+  const sk = r.sink;
+  if (sk) {
+    out.push('\n### 7. Sink delivery (notify, JSON, to a receiver that answers at once)\n');
+    out.push(failed(sk));
+    if (sk.latency) {
+      out.push(
+        `Latency: ${sk.rate} completed records/s for ${sk.secondsPerRun} s on ${sk.partitions} partitions, from the record's timestamp to the receiver reading the request; ` +
+          `reference: a bare kafkajs consumer of the same records (timestamp to eachMessage). Throughput: ${fmt(sk.records)} records written beforehand, ` +
+          `deliveries/s from the first request to the last, ${sk.concurrency} in flight; reference: the same bodies POSTed from a loop, ${sk.concurrency} at a time. Medians of ${sk.repeats} repeat(s).\n`,
+      );
+      out.push(
+        table(
+          ['', 'sink', 'reference', 'ratio'],
+          [
+            ['latency p50, ms', fmt(sk.latency.sinkP50Ms, 1), fmt(sk.latency.referenceP50Ms, 1), fmt(sk.latency.sinkP50Ms / sk.latency.referenceP50Ms, 2)],
+            ['latency p99, ms', fmt(sk.latency.sinkP99Ms, 1), fmt(sk.latency.referenceP99Ms, 1), fmt(sk.latency.sinkP99Ms / sk.latency.referenceP99Ms, 2)],
+            ['deliveries/s', fmt(sk.throughput.sinkPerSec), fmt(sk.throughput.referencePerSec), fmt(sk.throughput.sinkPerSec / sk.throughput.referencePerSec, 2)],
+          ],
+        ),
+      );
+    }
+  }
   return `${out.join('\n')}\n`;
 }

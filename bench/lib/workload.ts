@@ -286,7 +286,7 @@ export function* workloadEvents(templates: TemplateSet, options: WorkloadOptions
           observedAt: observedAt + produced,
         });
         produced += 1;
-        yield { event, key: recordKey(benchContext, namespace, wf.name), headers: recordHeaders(event), template: wf.template };
+        yield { event, key: recordKey(benchContext, namespace, wf.name), headers: recordHeaders(event, 'kubetrail.raw'), template: wf.template };
       }
     }
   }

@@ -1,4 +1,4 @@
-// Dead letters: an input record the processor cannot handle is written, unchanged (original key
+// Dead letters: an input record the processor (or a sink) cannot handle is written, unchanged (original key
 // and value bytes, original headers), to the dead-letter topic with headers saying why and where
 // it came from, in the same transaction as the input offset that skips it. Nothing is lost and the
 // processor goes on; a human or a replay tool deals with the dead letters later.
@@ -20,6 +20,10 @@ export const deadLetterReasons = [
   'invalid-output',
   /** process() used undeclared state or put a value the state schema rejects. */
   'invalid-state',
+  /** A sink's receiver refused the delivery for good (an HTTP 4xx other than 408 and 429). */
+  'delivery-rejected',
+  /** A sink's delivery kept failing (5xx, 408, 429, timeouts, connection errors) past its retry time. */
+  'delivery-exhausted',
 ] as const;
 export type DeadLetterReason = (typeof deadLetterReasons)[number];
 
@@ -32,6 +36,8 @@ export const DLQ_HEADERS = {
   offset: 'kubetrail-dlq-offset',
   processor: 'kubetrail-dlq-processor',
   timestamp: 'kubetrail-dlq-timestamp',
+  /** A sink's dead letter: the receiver's last response (status line and the start of the body), or the connection error. */
+  response: 'kubetrail-dlq-response',
 } as const;
 
 /** Longest error text kept in a header (a stack trace or a huge value would bloat the record). */
@@ -52,6 +58,8 @@ export function deadLetterMessage(
   errorName: string,
   /** When it was dead-lettered (ms since the epoch); the caller's clock keeps this pure. */
   now: number,
+  /** A sink's dead letter: the last response of the receiver. */
+  response?: string,
 ): Message {
   const { message } = source;
   const headers: IHeaders = {};
@@ -64,6 +72,7 @@ export function deadLetterMessage(
   headers[DLQ_HEADERS.offset] = message.offset;
   headers[DLQ_HEADERS.processor] = processor;
   headers[DLQ_HEADERS.timestamp] = new Date(now).toISOString();
+  if (response !== undefined) headers[DLQ_HEADERS.response] = response.length > MAX_ERROR_LENGTH ? `${response.slice(0, MAX_ERROR_LENGTH)}…` : response;
   return { key: message.key ?? null, value: message.value ?? null, headers, timestamp: message.timestamp };
 }
 

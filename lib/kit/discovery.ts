@@ -29,6 +29,11 @@ const isProcessorFolderName = (name: string) => !name.startsWith('_') && !name.s
 
 /** Names of the processors (folders with an index), sorted. */
 export function listProcessors(root = processorsDir()): string[] {
+  return listModuleFolders(root);
+}
+
+/** Names of the folders of root that hold an index (processors, sinks), sorted. */
+export function listModuleFolders(root: string): string[] {
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .filter((name) => isProcessorFolderName(name))
@@ -64,12 +69,21 @@ export function assertDefinition(value: unknown, where: string): asserts value i
 
 /** Imports processors/<name>/index and returns its default export, checked. */
 export async function loadProcessor(name: string, root = processorsDir()): Promise<ProcessorDefinition<unknown, Record<string, unknown>, unknown>> {
-  const known = listProcessors(root);
+  const { value, where } = await importModuleFolder(root, name, 'processor');
+  assertDefinition(value, where);
+  return value;
+}
+
+/**
+ * Imports <root>/<name>/index and returns its default export and its path for messages; an unknown
+ * name is a ProcessorNotFoundError naming the `kind` (processor, sink) and the ones there are.
+ */
+export async function importModuleFolder(root: string, name: string, kind: string): Promise<{ value: unknown; where: string }> {
+  const known = listModuleFolders(root);
   if (!isProcessorFolderName(name) || name.includes('/') || name.includes('\\') || !known.includes(name)) {
-    throw new ProcessorNotFoundError(`no processor '${name}' in ${root} (available: ${known.join(', ') || 'none'})`);
+    throw new ProcessorNotFoundError(`no ${kind} '${name}' in ${root} (available: ${known.join(', ') || 'none'})`);
   }
   const entry = entryOf(join(root, name))!;
   const module = (await import(pathToFileURL(entry).href)) as { default?: unknown };
-  assertDefinition(module.default, `processors/${name}/${entry.slice(entry.lastIndexOf('/') + 1)}`);
-  return module.default;
+  return { value: module.default, where: `${kind}s/${name}/${entry.slice(entry.lastIndexOf('/') + 1)}` };
 }

@@ -14,6 +14,8 @@ export interface TopicDeclaration {
   schema: AvroSchema;
   /** The topic holds the latest value per key: created with cleanup.policy=compact. */
   compacted?: boolean;
+  /** ce_type of an output's records (default io.kubetrail.<processor>.<output>); see lib/cloudevents.ts. */
+  cloudEventType?: string;
 }
 
 export interface InputRecord<In> {

@@ -16,6 +16,7 @@ import { explainInvalid, type WireDecoder, type WireEncoder } from '../kafka/cod
 import { messageBytes } from '../kafka/batching.js';
 import { deadLetterMessage, type DeadLetterReason } from './dead-letter.js';
 import { UndeclaredStore, type PartitionStore, type StateError } from './state-store.js';
+import { outputEventType, outputKafkaHeaders, type OutputEventType } from '../cloudevents.js';
 
 /** Record batch framing, taken off a topic's max.message.bytes to get the largest single record. */
 export const BATCH_FRAMING = 512;
@@ -84,7 +85,8 @@ export interface TaskResult {
 }
 
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
+/** A record's headers as text (the last value of a repeated header). */
+export function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   if (headers) {
     for (const name in headers) {
@@ -115,11 +117,17 @@ type RecordScope = Pick<PartitionStore<unknown>, 'beginRecord' | 'acceptRecord' 
 
 export class ProcessorTask<In, Outputs extends Record<string, unknown>, S> {
   private readonly outputs = new Map<string, TaskOutput>();
+  /** Each output's CloudEvents type and content type, compiled once. */
+  private readonly eventTypes = new Map<TaskOutput, OutputEventType>();
   private readonly declared: string;
   private readonly undeclaredStore: UndeclaredStore;
 
   constructor(readonly config: TaskConfig<In, Outputs, S>) {
-    for (const output of config.outputs) this.outputs.set(output.name, output);
+    for (const output of config.outputs) {
+      this.outputs.set(output.name, output);
+      const declared = (config.definition.outputs as Record<string, { cloudEventType?: string } | undefined>)[output.name]?.cloudEventType;
+      this.eventTypes.set(output, outputEventType(config.definition.name, output.name, output.topic, declared));
+    }
     this.declared = config.outputs.map((o) => o.name).join(', ');
     this.undeclaredStore = new UndeclaredStore(config.definition.name);
   }
@@ -205,7 +213,7 @@ export class ProcessorTask<In, Outputs extends Record<string, unknown>, S> {
       scope.rejectRecord();
       return stateFailure(stateError);
     }
-    const encoded = this.encodeOutputs(results, message);
+    const encoded = this.encodeOutputs(results, message, record);
     if (!Array.isArray(encoded)) {
       scope.rejectRecord();
       return { reason: 'invalid-output', error: encoded.error, errorName: 'InvalidOutputError', bug: encoded.bug };
@@ -217,7 +225,7 @@ export class ProcessorTask<In, Outputs extends Record<string, unknown>, S> {
   }
 
   /** Validates and encodes what process() returned, or says why it cannot be sent. */
-  private encodeOutputs(results: unknown, input: KafkaMessage): EncodedOutput[] | { error: string; bug?: 'definition' | 'schema' } {
+  private encodeOutputs(results: unknown, input: KafkaMessage, record: InputRecord<In>): EncodedOutput[] | { error: string; bug?: 'definition' | 'schema' } {
     if (!Array.isArray(results)) return { error: `process() returned ${typeof results}, not an array of output records`, bug: 'definition' };
     const encoded: EncodedOutput[] = [];
     for (const out of results as OutputRecord<Record<string, unknown>>[]) {
@@ -236,7 +244,9 @@ export class ProcessorTask<In, Outputs extends Record<string, unknown>, S> {
           return { error: `value for output '${output.name}' has fields its schema does not declare: ${explainInvalid(type, out.value, true)}`, bug: 'schema' };
         }
       }
-      const message = { key: out.key ?? null, value, headers: out.headers, timestamp: input.timestamp };
+      // CloudEvents headers last: the change's identity is the runner's to write, not the processor's.
+      const headers = { ...out.headers, ...outputKafkaHeaders(this.eventTypes.get(output)!, record, this.config.definition.name) };
+      const message = { key: out.key ?? null, value, headers, timestamp: input.timestamp };
       const bytes = messageBytes(message);
       if (bytes > output.maxRecordBytes) {
         return { error: `record for output '${output.name}' is ${bytes} bytes; topic '${output.topic}' accepts at most ${output.maxRecordBytes + BATCH_FRAMING} (max.message.bytes)` };

@@ -17,6 +17,7 @@ import type { KafkaMessage, Message } from 'kafkajs';
 import type { AvroSchema, InputRecord, ProcessorDefinition } from './processor.js';
 import { HEADER_SIZE, WireDecoder, WireEncoder, explainInvalid, parseSchema, wireSchemaId, type SchemaSource } from '../kafka/codec.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../topics.js';
+import { CLOUDEVENT_KAFKA_HEADERS } from '../cloudevents.js';
 import { BATCH_FRAMING, DefinitionError, ProcessorTask, SchemaViolationError, type TaskOutput, type TaskResult } from './task.js';
 import { PartitionStore, foldChangelog } from './state-store.js';
 import { DLQ_HEADERS, type DeadLetterReason } from './dead-letter.js';
@@ -86,7 +87,10 @@ export interface EmittedRecord<V> {
   key: string | null;
   /** null is a tombstone. */
   value: V | null;
+  /** The headers the processor returned (the runner's CloudEvents headers are in cloudEvent). */
   headers: Record<string, string>;
+  /** The CloudEvents binary-mode headers the runner adds to every output (ce_*, content-type). */
+  cloudEvent: Record<string, string>;
 }
 
 export interface DeadLetter<In> {
@@ -116,6 +120,13 @@ function textHeaders(headers: Message['headers']): Record<string, string> {
 }
 
 const DLQ_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
+
+function splitCloudEventHeaders(all: Record<string, string>): { headers: Record<string, string>; cloudEvent: Record<string, string> } {
+  const headers: Record<string, string> = {};
+  const cloudEvent: Record<string, string> = {};
+  for (const [name, value] of Object.entries(all)) (CLOUDEVENT_KAFKA_HEADERS.has(name) ? cloudEvent : headers)[name] = value;
+  return { headers, cloudEvent };
+}
 
 /** avsc decodes records into instances of generated classes; tests compare with plain objects. */
 function plain<T>(value: T): T {
@@ -273,7 +284,7 @@ export class ProcessorTestDriver<In, Outputs extends Record<string, unknown>, S 
           topic,
           key: m.key === null || m.key === undefined ? null : m.key.toString(),
           value: bytes === null ? null : plain(target.type.fromBuffer(bytes.subarray(HEADER_SIZE))),
-          headers: textHeaders(m.headers),
+          ...splitCloudEventHeaders(textHeaders(m.headers)),
         };
         this.emitted.get(target.output)!.push(record);
         emitted.push(record);

@@ -26,7 +26,7 @@ export function createCompletedFilter(options: Partial<CompletedFilterOptions> =
       ? 'Raw events of workflows that failed (Failed or Error), once per workflow'
       : 'Raw events of workflows that reached a final state (Succeeded, Failed, Error), once per final state',
     input: { topic: 'kubetrail.raw', schema: resourceEventSchema },
-    outputs: { completed: { topic: resolved.failedOnly ? 'kubetrail.workflows.failed' : 'kubetrail.workflows.completed', schema: resourceEventSchema } },
+    outputs: { completed: { topic: resolved.failedOnly ? 'kubetrail.workflows.failed' : 'kubetrail.workflows.completed', schema: resourceEventSchema, cloudEventType: resolved.failedOnly ? 'io.kubetrail.workflow.failed' : 'io.kubetrail.workflow.completed' } },
     state: { store: 'emitted', schema: completedFilterStateSchema },
     process(record, context) {
       if (!filterCompleted(record.value, context.state, resolved)) return [];

@@ -26,7 +26,7 @@ export function createWorkflowSummary(options: Partial<WorkflowSummaryOptions> =
     name: workflowSummaryName,
     description: 'Latest summary of each Argo Workflow (phase, progress, timings, failed steps), marked deleted when it is deleted',
     input: { topic: 'kubetrail.raw', schema: resourceEventSchema },
-    outputs: { summaries: { topic: 'kubetrail.workflows.summary', schema: workflowSummarySchema, compacted: true } },
+    outputs: { summaries: { topic: 'kubetrail.workflows.summary', schema: workflowSummarySchema, compacted: true, cloudEventType: 'io.kubetrail.workflow.summary' } },
     state: { store: 'fingerprints', schema: workflowSummaryStateSchema },
     process(record, context) {
       const summary = nextSummary(record.value, context.state, resolved);

@@ -29,6 +29,9 @@ test('the demo plays every workflow to its final state in the live summary view'
   });
   assert.equal(code, 0, `demo failed:\n${stderr.slice(-3000)}`);
   assert.match(stderr, new RegExp(`all ${demoWorkflows.length} workflows reached their final state`));
+  // The notify sink posted each finished workflow once, in Slack format, to the demo's receiver.
+  assert.match(stderr, new RegExp(`${demoWorkflows.length} Slack notifications received for ${demoWorkflows.length} workflows`));
+  assert.match(stderr, new RegExp(`Slack message received \\(Idempotency-Key [0-9a-f]{12}…\\): Failed: ${namespace}/exit-handlers-\\S+ — .*main.*\\(exit code 1\\)`));
   // The final table: one row per workflow, each in the phase its real Argo object ended in.
   const table = stdout.slice(stdout.lastIndexOf('WORKFLOW'));
   const rows = table.split('\n').filter((line) => line.startsWith(`${namespace}/`));

@@ -37,7 +37,18 @@ test('a watched Workflow maps to a ResourceEvent with the contract id, key and h
   assert.equal(recordKey(ctx, 'argo', 'dag-diamond-82q7s'), 'workflows.argoproj.io/argo/dag-diamond-82q7s');
   assert.equal(recordKey(ctx, null, 'x'), 'workflows.argoproj.io/x');
   assert.equal(recordKey({ group: '', resource: 'secrets' }, 'ns', 's'), 'secrets/ns/s');
-  assert.deepEqual(recordHeaders(event), { 'kubetrail-operation': 'MODIFIED', 'kubetrail-id': event.id });
+  // CloudEvents binary-mode Kafka headers ride along with kubetrail's own.
+  assert.deepEqual(recordHeaders(event, 'kubetrail.raw'), {
+    'kubetrail-operation': 'MODIFIED',
+    'kubetrail-id': event.id,
+    ce_specversion: '1.0',
+    ce_id: event.id,
+    ce_source: '/kubetrail/c1/workflows.argoproj.io',
+    ce_type: 'io.kubetrail.resource.modified',
+    ce_time: '1970-01-01T00:00:00.005Z',
+    ce_subject: `${event.namespace}/${event.name}`,
+    'content-type': 'application/avro; subject=kubetrail.raw-value',
+  });
 });
 
 test('every fixture maps to a valid ResourceEvent', () => {
@@ -58,7 +69,7 @@ test('objects without identity are refused; an inferred deletion has its own id'
   assert.deepEqual(JSON.parse(objectJson), { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name: 'wf', uid: 'u1', resourceVersion: '99', namespace: 'ns' } });
   const event = toResourceEvent(ctx, { operation: 'DELETED', meta, objectJson, observedAt: 1, inferred: true });
   assert.notEqual(event.id, changeId({ ...ctx, uid: 'u1', resourceVersion: '10' }));
-  assert.equal(recordHeaders(event)['kubetrail-inferred'], 'true');
+  assert.equal(recordHeaders(event, 'kubetrail.raw')['kubetrail-inferred'], 'true');
 });
 
 test('Secret values and the last-applied annotation never stay in clear', () => {
@@ -125,7 +136,7 @@ function bigWorkflow(nodes: number, random: boolean): Record<string, unknown> {
 }
 
 test('an oversized object is sent whole when it fits compressed, trimmed when it does not, never dropped', async () => {
-  const options = { registry: fakeRegistry, schemaId: 7, maxRecordBytes: 1_000_000, compression: 'gzip' as const };
+  const options = { topic: 'kubetrail.raw', registry: fakeRegistry, schemaId: 7, maxRecordBytes: 1_000_000, compression: 'gzip' as const };
   const compressible = bigWorkflow(8_000, false);
   const text = JSON.stringify(compressible);
   assert.ok(text.length > 1_048_576, `fixture is ${text.length} bytes`);

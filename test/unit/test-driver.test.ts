@@ -58,7 +58,18 @@ describe('ProcessorTestDriver', () => {
     driver.pipe({ word: 'hello', at: null }, { key: 'k1' });
     const returned = driver.pipe({ word: 'hello', at: 5 });
     assert.equal(returned.length, 2);
-    assert.deepEqual(driver.read('counts'), { topic: 'counts', key: 'hello', value: { n: 1 }, headers: {} });
+    const first = driver.read('counts');
+    assert.deepEqual({ ...first, cloudEvent: undefined }, { topic: 'counts', key: 'hello', value: { n: 1 }, headers: {}, cloudEvent: undefined });
+    // The runner's CloudEvents headers: the input had none, so its position, time and key stand in.
+    assert.deepEqual(first?.cloudEvent, {
+      ce_specversion: '1.0',
+      ce_id: 'words/0/0',
+      ce_source: '/kubetrail/processor/word-count',
+      ce_type: 'io.kubetrail.word-count.counts',
+      ce_time: '2024-01-01T00:00:00.000Z',
+      ce_subject: 'k1',
+      'content-type': 'application/avro; subject=counts-value',
+    });
     assert.deepEqual(driver.readAll('counts').map((r) => r.value), [{ n: 2 }]);
     assert.equal(driver.read('counts'), undefined);
     assert.deepEqual(
@@ -124,7 +135,7 @@ describe('ProcessorTestDriver', () => {
     driver.pipe({ word: 'forget', at: null });
     assert.equal(driver.stateGet('hello'), undefined);
     const counts = driver.readAll('counts');
-    assert.deepEqual(counts.at(-1), { topic: 'counts', key: 'hello', value: null, headers: {} });
+    assert.deepEqual({ ...counts.at(-1), cloudEvent: undefined }, { topic: 'counts', key: 'hello', value: null, headers: {}, cloudEvent: undefined });
   });
 
   test('the processor cannot change piped values or stored state behind the driver', () => {
