@@ -207,13 +207,16 @@ test('in-cluster configuration (token file, CA file, KUBERNETES_SERVICE_HOST/POR
   assert.equal(records.length, 2);
 });
 
-test('the order of docs/producer.md: in a pod, in-cluster wins over ~/.kube/config; a named KUBECONFIG wins over in-cluster', async () => {
+test('the order of docs/producer.md: in a pod, in-cluster wins over ~/.kube/config; a named KUBECONFIG wins over in-cluster', { timeout: 180_000 }, async () => {
   const ns = uniqueName('pod-order');
   await ensureNamespace(adminCore, ns);
   const configmaps = { KUBETRAIL_GROUP: 'core', KUBETRAIL_VERSION: 'v1', KUBETRAIL_RESOURCE: 'configmaps' };
   // The admin ~/.kube/config may watch configmaps; the pod's account may not: refused means in-cluster was used.
   const inCluster = inPod(ns, configmaps);
-  assert.deepEqual(await inCluster.exited, { code: 2, signal: null });
+  const timer = setTimeout(() => inCluster.process.kill('SIGKILL'), 60_000);
+  const exit = await inCluster.exited;
+  clearTimeout(timer);
+  assert.deepEqual(exit, { code: 2, signal: null }, `refused at start-up (exit code 2):\n${inCluster.output.slice(-5).join('\n')}`);
   assert.match(inCluster.output.join('\n'), new RegExp(`refuses ${identity} to list and watch configmaps in namespace ${ns}\\.`));
   // Named, the admin kubeconfig is used although the pod's configuration is there too.
   const named = inPod(ns, configmaps, { KUBECONFIG: process.env.KUBECONFIG! });
