@@ -129,7 +129,7 @@ async function prepare(ctx: StackContext): Promise<void> {
   const tmp = await mkdtemp(path.join(parent, '.build-'));
   const started = Date.now();
   ctx.progress(
-    'building the Kubernetes API server (stack/kube-apiserver: etcd + kube-apiserver of k8s.io/kubernetes; first time, about half an hour on 2 cores, progress every 30 s)…',
+    'building the Kubernetes API server (stack/kube-apiserver: etcd + kube-apiserver of k8s.io/kubernetes; first time: about 15 minutes on 2 cores with an empty Go build cache; progress every 30 s)…',
   );
   try {
     // -mod=mod may rewrite go.mod/go.sum; build against copies so the checkout (and with it the

@@ -161,7 +161,10 @@ function pick(object: unknown, like: unknown): unknown {
 
 for (const builtin of builtins) {
   const title = `${builtin.resource}${builtin.group ? `.${builtin.group}` : ''}/${builtin.version}`;
-  test(`${title}: READ at the first start, ADDED, MODIFIED, DELETED while watching, READ after a restart past a compaction; unlabelled never`, async () => {
+  // Elsewhere (k3s in Docker) a scheduler, kubelet and job controller would add their own changes.
+  const quiet = local || !['Pod', 'Job'].includes(builtin.kind);
+  const options = { skip: quiet ? false : 'needs an API server without scheduler, kubelet and job controller: the embedded stack' };
+  test(`${title}: READ at the first start, ADDED, MODIFIED, DELETED while watching, READ after a restart past a compaction; unlabelled never`, options, async () => {
     const ns = await namespaceFor(builtin.resource, builtin.kind === 'Pod');
     const [pre, obj, late, other] = ['pre', 'obj', 'late', 'other'].map((n) => uniqueName(n)) as [string, string, string, string];
     const preBody = builtin.body(ns, pre, tracked);
