@@ -4,7 +4,7 @@
 // informer cache.
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { ApisApi, CustomObjectsApi, KubeConfig, Watch, type V1APIResourceList } from '@kubernetes/client-node';
+import { ApisApi, AuthenticationV1Api, AuthorizationV1Api, CustomObjectsApi, KubeConfig, Watch, type V1APIResourceList } from '@kubernetes/client-node';
 import { ConfigError } from '../lib/config.js';
 
 export interface ResourceInfo {
@@ -17,9 +17,16 @@ export interface ResourceInfo {
   verbs: string[];
 }
 
+/**
+ * The kubeconfig named by the setting (KUBECONFIG) if any; else, inside a pod (the kubelet sets
+ * KUBERNETES_SERVICE_HOST and _PORT), the in-cluster configuration: the ServiceAccount token and
+ * CA under /var/run/secrets/kubernetes.io/serviceaccount; else ~/.kube/config. (client-node's
+ * loadFromDefault alone would prefer a ~/.kube/config left in the image over the pod's identity.)
+ */
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
+  else if (process.env.KUBERNETES_SERVICE_HOST && process.env.KUBERNETES_SERVICE_PORT) kc.loadFromCluster();
   else kc.loadFromDefault();
   return kc;
 }
@@ -112,6 +119,66 @@ export async function discoverResource(kc: KubeConfig, group: string, version: s
     if (!found.verbs.includes(verb)) throw new ConfigError(`invalid configuration:\n  resource: ${resource}.${where} cannot be ${verb}ed (verbs: ${found.verbs.join(', ')})`);
   }
   return { group, version, resource, kind: found.kind, namespaced: found.namespaced, verbs: found.verbs };
+}
+
+/** `resource.group` as RBAC rules and error messages write it (`pods` for the core group). */
+function qualified(info: Pick<ResourceInfo, 'group' | 'resource'>): string {
+  return info.group ? `${info.resource}.${info.group}` : info.resource;
+}
+
+/** The identity the API server sees for these credentials (SelfSubjectReview); undefined if it won't say. */
+async function whoAmI(kc: KubeConfig): Promise<string | undefined> {
+  try {
+    const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+    return review.status?.userInfo?.username;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Asks the API server (SelfSubjectAccessReview) whether these credentials may list and watch the
+ * resource in each watched namespace (all namespaces when none is named). A refusal is a
+ * ConfigError naming the identity, the verbs it lacks, where, and the RBAC rule that grants them.
+ * A server that answers no review (an old or locked-down one) is not checked here: the list then
+ * says it.
+ */
+export async function checkAccess(kc: KubeConfig, info: ResourceInfo, namespaces: readonly string[]): Promise<void> {
+  const api = kc.makeApiClient(AuthorizationV1Api);
+  const scopes = info.namespaced && namespaces.length > 0 ? namespaces : [undefined];
+  const refused: string[] = [];
+  for (const namespace of scopes) {
+    const missing: string[] = [];
+    for (const verb of ['list', 'watch']) {
+      let review;
+      try {
+        review = await api.createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { group: info.group, version: info.version, resource: info.resource, verb, namespace } } },
+        });
+      } catch (error) {
+        if (statusOf(error) === undefined) throw unreachable(kc, error);
+        return;
+      }
+      if (!review.status?.allowed) missing.push(verb);
+    }
+    if (missing.length > 0) refused.push(`${missing.join(' and ')} ${qualified(info)} ${namespace ? `in namespace ${namespace}` : 'in all namespaces'}`);
+  }
+  if (refused.length === 0) return;
+  const who = (await whoAmI(kc)) ?? 'the identity of the kubeconfig';
+  throw new ConfigError(
+    `invalid configuration:\n  permissions: the API server refuses ${who} to ${refused.join('; ')}. ` +
+      `Grant it, in a (Cluster)Role bound to it: apiGroups: ["${info.group}"], resources: ["${info.resource}"], verbs: ["get", "list", "watch"] (deploy/base/producer-rbac.yaml grants it for workflows)`,
+  );
+}
+
+/** A sentence for a list or watch the API server refused (401/403), naming what is missing; undefined for other errors. */
+export function refusal(info: Pick<ResourceInfo, 'group' | 'resource'>, verb: 'list' | 'watch', namespace: string | undefined, error: unknown): string | undefined {
+  const status = statusOf(error);
+  if (status !== 401 && status !== 403) return undefined;
+  const where = namespace ? `in namespace ${namespace}` : 'in all namespaces';
+  return status === 401
+    ? `${verb} of ${qualified(info)} ${where} refused (401 Unauthorized): the API server does not accept these credentials (an expired or revoked token?)`
+    : `${verb} of ${qualified(info)} ${where} refused (403 Forbidden): this identity lacks the RBAC permission to ${verb} ${qualified(info)}`;
 }
 
 /** The collection path of the resource in one namespace, or in all (namespace undefined). */

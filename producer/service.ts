@@ -13,7 +13,7 @@ import { ConfigError, redactConfig } from '../lib/config.js';
 import { sleep, Backoff } from '../lib/async.js';
 import { ensureTopics, producerTopicSpecs, TopicError, weakTopics } from '../lib/topics.js';
 import { streamIds, type ProducerConfig } from './config.js';
-import { discoverResource, KubeSource, loadKubeConfig, type ResourceInfo } from './kube.js';
+import { checkAccess, discoverResource, KubeSource, loadKubeConfig, type ResourceInfo } from './kube.js';
 import { LeaderElector } from './leader.js';
 import type { SourceContext } from './mapping.js';
 import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
@@ -71,6 +71,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger, opti
   log.info({ config: redactConfig(config as unknown as Record<string, unknown>) }, 'starting the producer');
   const kc = loadKubeConfig(config.kubeconfig);
   const resource = await discoverResource(kc, config.group, config.version, config.resource);
+  await checkAccess(kc, resource, config.namespaces);
   const kube = new KubeSource(kc, resource, { labelSelector: config.labelSelector, fieldSelector: config.fieldSelector });
   const kafka = createKafka(config, log, `kubetrail-producer-${config.instanceId}`);
   const registry = createRegistry(config);

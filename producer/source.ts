@@ -16,7 +16,7 @@ import { Backoff, sleep } from '../lib/async.js';
 import type { Logger } from '../lib/log.js';
 import type { Operation } from '../lib/raw-event.js';
 import type { ProducerConfig } from './config.js';
-import { statusOf, type KubeSource } from './kube.js';
+import { refusal, statusOf, type KubeSource } from './kube.js';
 import { BadObjectError, inferredDeletion, metaOf, type ObjectMeta, type SourceContext } from './mapping.js';
 import type { ProducerMetrics } from './metrics.js';
 import type { BoundedQueue, ChangeItem, QueueItem } from './queue.js';
@@ -120,7 +120,9 @@ export class ScopeWatcher {
           if (error instanceof RelistRestart) continue;
           // Kafka (reading the index) or a bug: the session ends and starts over from the state.
           if (isKafkaError(error) || (statusOf(error) === undefined && !isNetworkError(error))) throw error;
-          this.log.warn({ err: error }, 'relist failed; retrying');
+          const refused = refusal(this.deps.kube.info, 'list', this.namespace, error);
+          if (refused) this.log.error({ err: error }, `${refused}; retrying`);
+          else this.log.warn({ err: error }, 'relist failed; retrying');
           await sleep(backoff.next(), signal);
           continue;
         }
@@ -146,7 +148,10 @@ export class ScopeWatcher {
           await this.deps.queue.waitForRoom(signal);
           break;
         case 'error':
-          this.log.warn({ err: outcome.error, resourceVersion: this.resumeRv }, 'watch failed; watching again');
+          this.log.warn(
+            { err: outcome.error, resourceVersion: this.resumeRv },
+            `${refusal(this.deps.kube.info, 'watch', this.namespace, outcome.error) ?? 'watch failed'}; watching again`,
+          );
           await sleep(backoff.next(), signal);
           break;
       }

@@ -2,7 +2,7 @@
 // without status, then Running with nodes appearing and finishing one by one, then the final
 // status of a real Argo object (phase, message, nodes with exit codes, the completed/phase
 // labels). Used by the demo, the fault suite and the benchmarks: real writes to a real API server.
-import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 
 export const workflowResource = { group: 'argoproj.io', version: 'v1alpha1', plural: 'workflows' } as const;
 
@@ -91,14 +91,42 @@ export function bareWorkflow(namespace: string, name: string, labels: Record<str
   };
 }
 
+/** Creates a namespace; one that already exists (409 Conflict) is as good. */
+export async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
+  try {
+    await core.createNamespace({ body: { metadata: { name } } });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}
+
 export class ArgoSimulator {
   readonly api: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  /** Namespaces this simulator has made sure exist (each created at most once). */
+  private readonly namespaces = new Map<string, Promise<void>>();
 
   constructor(kubeconfig: KubeConfig) {
     this.api = kubeconfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeconfig.makeApiClient(CoreV1Api);
+  }
+
+  /**
+   * Creates the namespace unless it exists: the API server's NamespaceLifecycle admission refuses
+   * objects in a namespace that does not exist, as on any cluster.
+   */
+  ensureNamespace(name: string): Promise<void> {
+    let ensured = this.namespaces.get(name);
+    if (!ensured) {
+      ensured = ensureNamespace(this.core, name);
+      ensured.catch(() => this.namespaces.delete(name));
+      this.namespaces.set(name, ensured);
+    }
+    return ensured;
   }
 
   async create(script: WorkflowScript): Promise<Json> {
+    await this.ensureNamespace(script.namespace);
     return (await this.api.createNamespacedCustomObject({
       ...workflowResource,
       namespace: script.namespace,

@@ -1,5 +1,9 @@
 // Every pinned version of the embedded local stack, in one place.
-// Go modules of the Kubernetes API server are pinned by stack/kube-apiserver/go.mod (and go.sum).
+// The Kubernetes API server is not here: stack/kube-apiserver/go.mod (and go.sum) pin it, since the
+// go command reads them: k8s.io/kubernetes v1.37.2 (the real kube-apiserver, a minor version that
+// @kubernetes/client-node 2.x supports), each k8s.io/* staging module replaced by its v0.37.2 (the
+// kubernetes module requires them at v0.0.0 and replaces them with its own ./staging, which a
+// dependent module cannot see), and the embedded etcd at the v3.7.x of that line.
 export const versions = {
   /** org.apache.kafka:kafka_2.13, resolved with its runtime dependencies from Maven Central. */
   kafka: '4.3.1',

@@ -1,10 +1,11 @@
 // Command kube-apiserver is kubetrail's local Kubernetes API server: an embedded etcd plus the
-// apiextensions API server (the CustomResourceDefinition API and the custom resources it serves),
-// secured with certificates it generates on first start. It applies the CRDs given with --crd
+// real kube-apiserver of k8s.io/kubernetes (core and built-in APIs, CustomResourceDefinitions,
+// RBAC and Node authorization, ServiceAccount tokens, the default admission plugins), secured
+// with certificates and keys it generates on first start. It applies the CRDs given with --crd
 // and waits until they are served before it says it is ready.
 //
-// There is no core API (no namespaces, pods, RBAC): namespaced custom resources work in any
-// namespace name, and the admin client certificate (group system:masters) is always authorized.
+// The admin client certificate of the kubeconfig it writes is in group system:masters; any other
+// identity (a ServiceAccount token, say) gets what RBAC grants it.
 package main
 
 import (
@@ -14,16 +15,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
-	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
-	authzpath "k8s.io/apiserver/pkg/authorization/path"
-	"k8s.io/apiserver/pkg/authorization/union"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -52,7 +46,7 @@ type flags struct {
 func parseFlags() (*flags, error) {
 	f := &flags{}
 	fs := goflag.NewFlagSet("kube-apiserver", goflag.ContinueOnError)
-	fs.StringVar(&f.dataDir, "data-dir", "", "directory for etcd data, generated certificates and the placeholder kubeconfig (required; kept across restarts)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for etcd data and generated certificates and keys (required; kept across restarts)")
 	fs.IntVar(&f.port, "port", 0, "HTTPS port of the Kubernetes API on 127.0.0.1 (required)")
 	fs.IntVar(&f.etcdClientPort, "etcd-client-port", 0, "embedded etcd client port on 127.0.0.1, plain HTTP, also etcd's JSON gateway (required)")
 	fs.IntVar(&f.etcdPeerPort, "etcd-peer-port", 0, "embedded etcd peer port on 127.0.0.1 (required)")
@@ -63,7 +57,7 @@ func parseFlags() (*flags, error) {
 	fs.DurationVar(&f.crdTimeout, "crd-timeout", 60*time.Second, "how long to wait for the CRDs to be applied and established")
 	fs.IntVar(&f.verbosity, "v", 0, "apiserver log verbosity (klog)")
 	fs.StringVar(&f.etcdLogLevel, "etcd-log-level", "warn", "embedded etcd log level: debug, info, warn, error")
-	fs.Var(&f.apiserverArgs, "apiserver-arg", "extra flag passed to the apiextensions API server, e.g. --apiserver-arg=--max-requests-inflight=100 (repeatable)")
+	fs.Var(&f.apiserverArgs, "apiserver-arg", "extra flag passed to kube-apiserver after the stack's own ones (so it overrides them), e.g. --apiserver-arg=--max-requests-inflight=100 (repeatable)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return nil, err
 	}
@@ -107,10 +101,6 @@ func main() {
 		}
 		fail("%v", err)
 	}
-	klogFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
-	klog.InitFlags(klogFlags)
-	_ = klogFlags.Set("v", strconv.Itoa(f.verbosity))
-
 	// Read the CRDs before anything starts, so a bad file fails fast.
 	crds, err := readCRDs(f.crds)
 	if err != nil {
@@ -125,17 +115,12 @@ func main() {
 		fail("generating certificates in %s: %v", pki.dir, err)
 	}
 	if generated {
-		fmt.Fprintf(os.Stderr, "kube-apiserver: generated CA, serving and admin certificates in %s\n", pki.dir)
+		fmt.Fprintf(os.Stderr, "kube-apiserver: generated CA, serving and admin certificates and the ServiceAccount signing key in %s\n", pki.dir)
 	}
 	serverURL := fmt.Sprintf("https://127.0.0.1:%d", f.port)
 	if err := pki.writeAdminKubeconfig(f.kubeconfigOut, serverURL); err != nil {
 		fail("writing kubeconfig %s: %v", f.kubeconfigOut, err)
 	}
-	placeholder := filepath.Join(f.dataDir, "no-core-api.kubeconfig")
-	if err := writePlaceholderKubeconfig(placeholder); err != nil {
-		fail("writing %s: %v", placeholder, err)
-	}
-
 	ctx := genericapiserver.SetupSignalContext()
 
 	etcd, err := startEtcd(f.dataDir, f.etcdClientPort, f.etcdPeerPort, f.bookmarkInterval, f.etcdLogLevel)
@@ -144,75 +129,15 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "kube-apiserver: etcd ready on http://127.0.0.1:%d (data %s)\n", f.etcdClientPort, filepath.Join(f.dataDir, "etcd"))
 
-	o := options.NewCustomResourceDefinitionsServerOptions(os.Stdout, os.Stderr)
-	fs := pflag.NewFlagSet("apiextensions-apiserver", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	args := []string{
-		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", f.etcdClientPort),
-		// Tests compact etcd themselves; the apiserver must not do it behind their back.
-		"--etcd-compaction-interval=0",
-		"--watch-cache=" + strconv.FormatBool(f.watchCache),
-		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(f.port),
-		"--tls-cert-file=" + pki.servingCert,
-		"--tls-private-key-file=" + pki.servingKey,
-		"--client-ca-file=" + pki.caCert,
-		"--authentication-skip-lookup",
-		"--authentication-kubeconfig=" + placeholder,
-		"--authorization-kubeconfig=" + placeholder,
-		"--kubeconfig=" + placeholder,
-		"--disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,MutatingAdmissionPolicy,ValidatingAdmissionPolicy",
-		"--enable-priority-and-fairness=false",
-		"--profiling=false",
-		// On SIGTERM, end open watches (clients see the stream end and re-watch, as on any
-		// apiserver restart) instead of holding the shutdown until they time out.
-		"--shutdown-watch-termination-grace-period=2s",
-	}
-	args = append(args, f.apiserverArgs...)
-	if err := fs.Parse(args); err != nil {
-		fail("apiserver flags: %v", err)
-	}
-	if err := o.ServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
-		fail("apiserver feature gates: %v", err)
-	}
-	if err := o.Complete(); err != nil {
-		fail("apiserver options: %v", err)
-	}
-	if err := o.Validate(); err != nil {
-		fail("apiserver options: %v", err)
-	}
-	config, err := o.Config()
-	if err != nil {
-		fail("apiserver config: %v", err)
-	}
-	// Authorization without the webhook of the placeholder kubeconfig: group system:masters
-	// (the admin client certificate, the loopback client) may do anything, anyone may read the
-	// health endpoints, everyone else gets 403 (instead of a 500 from the unreachable webhook).
-	healthPaths, err := authzpath.NewAuthorizer([]string{"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/version"})
-	if err != nil {
-		fail("apiserver authorizer: %v", err)
-	}
-	authz, err := union.New(
-		union.NamedAuthorizer{AuthorizerName: "system-masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		union.NamedAuthorizer{AuthorizerName: "health-paths", Authorizer: healthPaths},
-		union.NamedAuthorizer{AuthorizerName: "deny", Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()},
-	)
-	if err != nil {
-		fail("apiserver authorizer: %v", err)
-	}
-	config.GenericConfig.Authorization.Authorizer = authz
-	if !f.watchCache {
-		config.ExtraConfig.CRDRESTOptionsGetter = bookmarkingRESTOptionsGetter{inner: config.ExtraConfig.CRDRESTOptionsGetter}
-	}
-	server, err := config.Complete().New(genericapiserver.NewEmptyDelegate())
-	if err != nil {
-		fail("creating apiserver: %v", err)
-	}
-
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	run, err := newAPIServer(runCtx, f, pki)
+	if err != nil {
+		etcd.Close()
+		fail("%v", err)
+	}
 	runErr := make(chan error, 1)
-	go func() { runErr <- server.GenericAPIServer.PrepareRun().RunWithContext(runCtx) }()
+	go func() { runErr <- run(runCtx) }()
 
 	// Apply the CRDs as the admin user, through the kubeconfig we hand out: this also proves
 	// that the client certificate is accepted.

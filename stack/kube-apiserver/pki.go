@@ -17,12 +17,15 @@ import (
 	"time"
 )
 
-// pkiFiles are the certificates the server generates on its first start and keeps in <data-dir>/pki.
+// pkiFiles are the certificates and keys the server generates on its first start and keeps in
+// <data-dir>/pki: a CA, the serving certificate, the admin client certificate (group
+// system:masters) and the key pair that signs and verifies ServiceAccount tokens.
 type pkiFiles struct {
 	dir                     string
 	caCert, caKey           string
 	servingCert, servingKey string
 	adminCert, adminKey     string
+	saKey, saPub            string
 }
 
 func newPKIFiles(dataDir string) pkiFiles {
@@ -35,6 +38,8 @@ func newPKIFiles(dataDir string) pkiFiles {
 		servingKey:  filepath.Join(dir, "serving.key"),
 		adminCert:   filepath.Join(dir, "admin.crt"),
 		adminKey:    filepath.Join(dir, "admin.key"),
+		saKey:       filepath.Join(dir, "sa.key"),
+		saPub:       filepath.Join(dir, "sa.pub"),
 	}
 }
 
@@ -43,9 +48,9 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// ensure creates the CA, the serving certificate and the admin client certificate unless all exist.
+// ensure creates every file of pkiFiles unless all exist.
 func (p pkiFiles) ensure() (generated bool, err error) {
-	all := []string{p.caCert, p.caKey, p.servingCert, p.servingKey, p.adminCert, p.adminKey}
+	all := []string{p.caCert, p.caKey, p.servingCert, p.servingKey, p.adminCert, p.adminKey, p.saKey, p.saPub}
 	missing := 0
 	for _, f := range all {
 		if !fileExists(f) {
@@ -98,8 +103,9 @@ func (p pkiFiles) ensure() (generated bool, err error) {
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		// The names a pod uses for the API server, too (in-cluster configuration).
+		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP(kubernetesServiceIP)},
 	})
 	if err != nil {
 		return false, err
@@ -115,6 +121,14 @@ func (p pkiFiles) ensure() (generated bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return false, err
+	}
+	saPubDER, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	if err != nil {
+		return false, err
+	}
 	writes := []struct {
 		path string
 		data []byte
@@ -125,6 +139,8 @@ func (p pkiFiles) ensure() (generated bool, err error) {
 		{p.servingKey, keyPEM(servingKey)},
 		{p.adminCert, certPEM(adminDER)},
 		{p.adminKey, keyPEM(adminKey)},
+		{p.saKey, keyPEM(saKey)},
+		{p.saPub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPubDER})},
 	}
 	for _, w := range writes {
 		if err := writeFileAtomic(w.path, w.data, 0o600); err != nil {
@@ -211,29 +227,4 @@ contexts:
 current-context: kubetrail
 `, server, ca, cert, key)
 	return writeFileAtomic(path, []byte(content), 0o600)
-}
-
-// writePlaceholderKubeconfig writes the kubeconfig the delegated authentication/authorization
-// and the (absent) core API informers are pointed at. The apiextensions server refuses to start
-// without one; nothing listens there. Client-certificate requests of group system:masters never
-// reach it (they are authenticated by --client-ca-file and always authorized).
-func writePlaceholderKubeconfig(path string) error {
-	return writeFileAtomic(path, []byte(`apiVersion: v1
-kind: Config
-clusters:
-- name: no-core-api
-  cluster:
-    server: https://127.0.0.1:1
-    insecure-skip-tls-verify: true
-contexts:
-- name: no-core-api
-  context:
-    cluster: no-core-api
-    user: nobody
-current-context: no-core-api
-users:
-- name: nobody
-  user:
-    token: placeholder
-`), 0o600)
 }

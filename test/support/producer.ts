@@ -108,11 +108,13 @@ export interface ChildProducer {
 
 /**
  * Runs `producer/main.ts` in its own process with the given environment (with `compiled`, the
- * build's dist/producer/main.js instead, without tsx: what a deployment runs).
+ * build's dist/producer/main.js instead, without tsx: what a deployment runs). `wrap` is a command
+ * that runs it (`node ...` appended to its arguments), e.g. one that sets up a mount namespace.
  */
-export function spawnProducer(env: Record<string, string>, options: { compiled?: boolean } = {}): ChildProducer {
+export function spawnProducer(env: Record<string, string>, options: { compiled?: boolean; wrap?: string[] } = {}): ChildProducer {
   const main = options.compiled ? join(repoRoot, 'dist', 'producer', 'main.js') : join(repoRoot, 'producer', 'main.ts');
-  const child = spawn(process.execPath, options.compiled ? [main] : ['--import', 'tsx', main], {
+  const command = [...(options.wrap ?? []), process.execPath, ...(options.compiled ? [main] : ['--import', 'tsx', main])];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: process.env.PRODUCER_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
