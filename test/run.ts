@@ -3,7 +3,9 @@
 // containers when KUBETRAIL_STACK=docker (testcontainers, for machines with a Docker engine);
 // otherwise the embedded local stack, reused if it is up, else started here and stopped after.
 // The unit tests run twice: on the Node running this, and on Node 24 LTS (test/support/node-lts.ts,
-// cached); the integration suite's new-user session runs the demo on Node 24 as well.
+// cached); the integration suite's new-user session runs the demo on Node 24 as well. Last, the
+// cluster scenarios of the fault suite (test/faults/cluster.test.ts) run on the fault suite's own
+// three-broker stack, after the shared stack is stopped; `--faults` runs every fault file.
 import { spawn } from 'node:child_process';
 import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,9 +13,10 @@ import { LocalStack } from '../stack/stack.js';
 import { ensureNodeLts, NODE_LTS_VERSION } from './support/node-lts.js';
 
 const args = new Set(process.argv.slice(2));
-const suites = args.has('--unit') ? ['unit'] : args.has('--faults') ? ['faults'] : ['unit', 'unit-node-lts', 'integration'];
+const suites = args.has('--unit') ? ['unit'] : args.has('--faults') ? ['faults'] : ['unit', 'unit-node-lts', 'integration', 'cluster'];
 
 function testFiles(suite: string): string[] {
+  if (suite === 'cluster') return [join('test', 'faults', 'cluster.test.ts')];
   const dir = join('test', suite === 'unit-node-lts' ? 'unit' : suite);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -109,7 +112,9 @@ try {
     const files = testFiles(suite);
     if (files.length === 0) continue;
     let env: NodeJS.ProcessEnv = { ...process.env };
-    if (suite === 'faults') {
+    if (suite === 'faults' || suite === 'cluster') {
+      // Two stacks at once are too much for two cores: the shared one goes first.
+      await stopServices();
       const faults = await faultsServices();
       services = faults;
       env = { ...env, ...faults.env };
@@ -117,7 +122,7 @@ try {
       const began = Date.now();
       if ((await runNodeTests(files, env, 1)) !== 0) failed = true;
       await printFaultTotals(faults.results);
-      console.error(`[test] faults: ${((Date.now() - began) / 1000).toFixed(0)} s`);
+      console.error(`[test] ${suite}: ${((Date.now() - began) / 1000).toFixed(0)} s`);
       continue;
     }
     if (suite === 'integration') {
