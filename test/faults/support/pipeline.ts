@@ -194,6 +194,19 @@ export class Pipeline {
       ...this.producers.filter(running).map((p) => p.kill('SIGKILL')),
       ...this.processorHistory.filter(({ child }) => running(child)).map(({ child }) => child.kill('SIGKILL')),
     ]);
+    await this.deleteTopics();
+  }
+
+  /** Deletes the scenario's topics (raw, state, outputs, changelogs, dead letters): the faults stack does not grow run after run. Best effort, bounded. */
+  private async deleteTopics(): Promise<void> {
+    const admin = this.kafka.admin();
+    const work = (async () => {
+      await admin.connect();
+      const mine = (await admin.listTopics()).filter((topic) => topic.startsWith(this.base));
+      if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
+    })();
+    await Promise.race([work, sleep(20_000)]).catch((error: Error) => process.stderr.write(`[faults] could not delete the topics of ${this.base}: ${error.message}\n`));
+    await admin.disconnect().catch(() => undefined);
   }
 
   /** Every process's whole log, in .kubetrail/test-logs/faults-<scenario>.log (the failure message shows the tails); returns the path. */
