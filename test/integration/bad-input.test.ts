@@ -233,7 +233,7 @@ describe('start-up with bad configuration or unreachable services', () => {
     { what: 'process: unknown processor', args: ['process', 'no-such-processor'], env: good, code: 2, message: /no processor 'no-such-processor'.*available: .*completed-filter/, withinMs: configBound },
     { what: 'produce: Kafka unreachable', args: produce(), env: () => ({ ...good(), KAFKA_BROKERS: '127.0.0.1:1' }), code: 1, message: /ECONNREFUSED 127\.0\.0\.1:1/, withinMs: bound },
     { what: 'produce: registry unreachable', args: produce(), env: () => ({ ...good(), SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1/apis/ccompat/v7' }), code: 1, message: /ECONNREFUSED 127\.0\.0\.1:1/, withinMs: bound },
-    { what: 'produce: API server unreachable', args: produce(), env: () => ({ ...good(), KUBECONFIG: unreachableKubeconfig(noApiServerPort) }), code: 1, message: /cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:\d+: fetch failed: .*ECONNREFUSED/, withinMs: bound },
+    { what: 'produce: API server unreachable', args: produce(), env: () => ({ ...good(), KUBECONFIG: unreachableKubeconfig(noApiServerPort) }), code: 1, message: /cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:\d+: request to https:\/\/127\.0\.0\.1:\d+\/apis\/argoproj\.io\/v1alpha1 failed, reason: connect ECONNREFUSED/, withinMs: bound },
     { what: 'process: Kafka unreachable', args: processArgs(), env: () => ({ ...good(), KAFKA_BROKERS: '127.0.0.1:1' }), code: 1, message: /ECONNREFUSED 127\.0\.0\.1:1/, withinMs: bound },
   ];
 
