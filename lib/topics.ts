@@ -192,10 +192,18 @@ async function inspectDurabilityOnce(admin: Admin, topics: string[]): Promise<{ 
   };
 }
 
-/** `topic: finding` for every topic a service uses that is weaker than its cluster allows (services log them as warnings at start). */
+/**
+ * `topic: finding` for every topic a service uses that is weaker than its cluster allows (services
+ * log them as warnings at start). A check that cannot be made (a service allowed no DescribeConfigs
+ * on its topics, docs/operations.md#acls) is one finding that says so: it never stops a service.
+ */
 export async function weakTopics(admin: Admin, topics: string[]): Promise<string[]> {
-  const { brokers, topics: found } = await inspectDurability(admin, topics);
-  return found.flatMap((t) => durabilityFindings(t, brokers).map((finding) => `${t.topic}: ${finding}`));
+  try {
+    const { brokers, topics: found } = await inspectDurability(admin, topics);
+    return found.flatMap((t) => durabilityFindings(t, brokers).map((finding) => `${t.topic}: ${finding}`));
+  } catch (error) {
+    return [`cannot check the replicas and min.insync.replicas of ${topics.join(', ')}: ${(error as Error).message} (allow DescribeConfigs on them, or run kubetrail topics init --check as an administrator)`];
+  }
 }
 
 /** Partition count of a topic, or undefined when it does not exist. */

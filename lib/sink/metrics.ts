@@ -15,6 +15,9 @@ export interface SinkStats {
   commits: number;
 }
 
+/** The reasons a sink runner dead-letters a record with. */
+const sinkDeadLetterReasons: DeadLetterReason[] = ['delivery-rejected', 'delivery-exhausted', 'process-error'];
+
 export class SinkMetrics {
   readonly stats: SinkStats = { delivered: 0, retried: 0, failed: {}, filtered: 0, commits: 0 };
   private readonly deliveredCounter: Counter.Internal;
@@ -31,6 +34,8 @@ export class SinkMetrics {
     this.deliveredCounter = new Counter({ name: 'kubetrail_sink_delivered_total', help: 'Records delivered', registers }).labels();
     this.retriedCounter = new Counter({ name: 'kubetrail_sink_retries_total', help: 'Failed attempts that were tried again', registers }).labels();
     this.failedCounter = new Counter({ name: 'kubetrail_sink_failed_total', help: 'Records sent to the dead-letter topic, by reason', labelNames: ['reason'], registers });
+    // At 0 from the start for every reason a sink dead-letters with, so `increase(...) > 0` sees the first one.
+    for (const reason of sinkDeadLetterReasons) this.failedCounter.labels(reason).inc(0);
     this.filteredCounter = new Counter({ name: 'kubetrail_sink_filtered_total', help: 'Records the sink passed over (its filters)', registers }).labels();
     this.latencySeconds = new Histogram({
       name: 'kubetrail_sink_delivery_latency_seconds',
