@@ -16,7 +16,11 @@ export interface ScenarioOptions {
   /** Start the pipeline before driving: true (default) for two producers and two instances of each processor, or a function that starts it its own way. */
   start?: boolean | ((pipeline: Pipeline) => Promise<void>);
   verifyTimeoutMs?: number;
-  /** The scenario compacts etcd under the producer: relists (READ records) and superseded changes are allowed. Otherwise both must be 0. */
+  /**
+   * The scenario compacts etcd under the producer: relists (READ records) and superseded changes
+   * are allowed (otherwise both must be 0), and no workflow is deleted: one created and deleted
+   * while no watch runs is invisible to any list+watch client.
+   */
   relists?: boolean;
   /** Producers and live instances of each processor at the start (default 2 and 2). */
   producers?: number;
@@ -73,7 +77,7 @@ export async function runScenario(
     await env.stack().up();
     if (typeof options.start === 'function') await options.start(pipeline);
     else if (options.start ?? true) await pipeline.start({ producers: options.producers, instances: options.instances });
-    const driver = new Driver(pipeline.sim, buildScripts(pipeline.namespace, options.workflows, random));
+    const driver = new Driver(pipeline.sim, buildScripts(pipeline.namespace, options.workflows, random), !options.relists);
     const driven = driver.run({ concurrency: options.concurrency, stepDelayMs: options.stepDelayMs, random });
     driven.catch(() => undefined);
     await Promise.all([driven, inject({ pipeline, driver, random, env, driven })]);

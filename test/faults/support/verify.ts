@@ -3,16 +3,17 @@
 // outside the topics is the etcd compaction revisions the scenario itself made.
 //
 //   raw topic   Every resourceVersion the driver wrote (from the API server's answers) is on the
-//               raw topic exactly once, unless it is superseded: a change that etcd compacted
-//               away (its revision ≤ a compaction the scenario made) before a watch saw it can
-//               only arrive through the relist that follows, as a READ of the object at a newer
-//               or equal resourceVersion; such a change counts as superseded only when that READ
-//               is on the topic. Anything else missing is lost; the final state of every workflow
-//               must always be there. A (uid, resourceVersion) twice is a duplicate, a version
-//               never written a phantom. Per workflow, resourceVersions increase strictly in topic
-//               order, except at a READ or an inferred DELETED (a relist): otherwise out of order.
-//               A scenario without a compaction must see no READ at all (no relist) and nothing
-//               superseded.
+//               raw topic exactly once, unless it is superseded: in a scenario that compacted
+//               etcd, a change no watch could see (its history gone: 410 Gone) arrives only
+//               through the relist that follows, as a READ of the object at a newer version. It
+//               counts as superseded only when, in topic order, the workflow's first record at or
+//               past its version is such a READ and the record before that one is older: a change
+//               skipped while a watch ran is followed by the watch's own records and stays lost.
+//               The final state of every workflow must always be there. A (uid, resourceVersion)
+//               twice is a duplicate, a version never written a phantom. Per workflow,
+//               resourceVersions increase strictly in topic order, except at a READ or an inferred
+//               DELETED (a relist): otherwise out of order. A scenario without a compaction must
+//               see no READ at all (no relist) and nothing superseded.
 //   outputs     What each processor must have written is computed from the raw topic with the
 //               processor's own definition (its pure process() over an in-memory store, record
 //               by record in partition order, as the runner does). Per key, the output topic must
@@ -206,6 +207,18 @@ export interface Verdict {
   completeAt: number;
 }
 
+/**
+ * A change the raw topic lacks sits in the gap a relist covers: in topic order, the first record of
+ * the workflow at or past its resourceVersion is a READ (the list's view of the object), and the
+ * record before that one is older than the change. A change skipped while a watch ran is followed
+ * by the watch's own records, not by a READ, and stays lost.
+ */
+function beforeRelist(events: ResourceEvent[], rv: bigint): boolean {
+  const next = events.findIndex((e) => BigInt(e.resourceVersion) >= rv);
+  if (next < 0 || events[next]!.operation !== 'READ') return false;
+  return next === 0 || BigInt(events[next - 1]!.resourceVersion) < rv;
+}
+
 export interface VerifyInput {
   raw: CollectedRecord[];
   outputs: Record<ProcessorKind, CollectedRecord[]>;
@@ -245,7 +258,7 @@ export function verify(workflows: DrivenWorkflow[], topics: VerifyInput, facts: 
     outOfOrder: 0,
     completeAt: 0,
   };
-  const compactedUpTo = facts.compactions.reduce((max, c) => (c > max ? c : max), 0n);
+  const compacted = facts.compactions.length > 0;
   const relisted = (e: ResourceEvent) => e.operation === 'READ' || e.source.inferred;
 
   for (const w of workflows) {
@@ -271,10 +284,9 @@ export function verify(workflows: DrivenWorkflow[], topics: VerifyInput, facts: 
       const [before, now] = [BigInt(mine[i - 1]!.resourceVersion), BigInt(mine[i]!.resourceVersion)];
       if (relisted(mine[i]!) ? now < before : now <= before) v.raw.outOfOrder.push(`${w.name}: ${before} then ${now}`);
     }
-    const reads = mine.filter((e) => e.operation === 'READ').map((e) => BigInt(e.resourceVersion));
     for (const rv of w.versions) {
       if (counts.has(rv)) v.raw.present += 1;
-      else if (BigInt(rv) <= compactedUpTo && reads.some((r) => r >= BigInt(rv))) v.raw.superseded += 1;
+      else if (compacted && beforeRelist(mine, BigInt(rv))) v.raw.superseded += 1;
       else v.raw.missing.push(`${w.name}@${rv}`);
     }
     const finalRv = w.versions[w.versions.length - 1];
