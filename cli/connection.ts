@@ -5,7 +5,8 @@ import { Option, type Command } from 'commander';
 import { connectionEnv, connectionSchema, readConfigFile, resolveConfig, type ConnectionConfig } from '../lib/config.js';
 import { connectionProblems, preflight } from '../lib/secure-connection.js';
 import { readStackConnection } from '../lib/stack-connection.js';
-import { addSettingFlags, cliValues } from './options.js';
+import type { z } from 'zod';
+import { addSettingFlags, cliValues, settingFlags } from './options.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { createLogger } from '../lib/log.js';
 import { RegistryApi } from '../lib/registry-api.js';
@@ -54,15 +55,23 @@ export function configFile(options: { config?: string }): Record<string, unknown
  * lib/secure-connection.ts preflight) is a ConfigError naming the setting (exit 2).
  */
 export async function loadConnection(command: Command): Promise<ConnectionConfig> {
+  const connection = resolveConfig(connectionSchema, connectionEnv, { flags: cliValues(command), file: fileWithStackFallback(command) }, connectionProblems);
+  await preflight(connection);
+  return connection;
+}
+
+/** The config file's settings over the local stack's Kafka and registry (the lowest source). */
+function fileWithStackFallback(command: Command): Record<string, unknown> {
   const stack = localStackSettings();
-  const options = cliValues(command);
-  const file = configFile(command.opts() as { config?: string });
   const fallback: Record<string, unknown> = {};
   if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
   if (stack.SCHEMA_REGISTRY_URL) fallback.schemaRegistryUrl = stack.SCHEMA_REGISTRY_URL;
-  const connection = resolveConfig(connectionSchema, connectionEnv, { flags: options, file: { ...fallback, ...file } }, connectionProblems);
-  await preflight(connection);
-  return connection;
+  return { ...fallback, ...configFile(command.opts() as { config?: string }) };
+}
+
+/** A service's settings (its connection included): flags, environment, the config file, then the local stack; connection checks as loadConnection's. */
+export function loadServiceSettings<S extends z.ZodObject>(command: Command, schema: S, env: Record<keyof z.input<S> & string, string>): z.output<S> {
+  return resolveConfig(schema, env, { flags: settingFlags(command, env), file: fileWithStackFallback(command) }, connectionProblems as (config: z.output<S>) => Array<{ key: string; message: string }>);
 }
 
 /** KUBECONFIG for commands that talk to Kubernetes: flag/env, else the local stack's. */

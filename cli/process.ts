@@ -3,13 +3,13 @@
 // the processor's own options from KUBETRAIL_<PROCESSOR>_<OPTION> (see its README).
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ConfigError, connectionEnv, connectionSchema, resolveConfig } from '../lib/config.js';
+import { ConfigError, connectionEnv, connectionSchema } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { DEFAULT_MAX_BYTES_PER_PARTITION, runProcessor } from '../lib/kit/runner.js';
-import { connectionProblems, preflight } from '../lib/secure-connection.js';
-import { configFile, configOption, localStackSettings } from './connection.js';
-import { addSettingFlags, settingFlags } from './options.js';
+import { preflight } from '../lib/secure-connection.js';
+import { configOption, loadServiceSettings } from './connection.js';
+import { addSettingFlags } from './options.js';
 import { untilSignal } from './signals.js';
 
 const outputTopics = z
@@ -57,16 +57,7 @@ export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSc
 };
 
 export function loadProcessorServiceConfig(command: Command) {
-  const stack = localStackSettings();
-  const fallback: Record<string, unknown> = {};
-  if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
-  if (stack.SCHEMA_REGISTRY_URL) fallback.schemaRegistryUrl = stack.SCHEMA_REGISTRY_URL;
-  return resolveConfig(
-    processorServiceSchema,
-    processorServiceEnv,
-    { flags: settingFlags(command, processorServiceEnv), file: { ...fallback, ...configFile(command.opts() as { config?: string }) } },
-    connectionProblems,
-  );
+  return loadServiceSettings(command, processorServiceSchema, processorServiceEnv);
 }
 
 export function registerProcessCommand(program: Command): void {

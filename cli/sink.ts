@@ -3,14 +3,14 @@
 // options (a webhook URL, say) from KUBETRAIL_<SINK>_<OPTION> only (see its README).
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ConfigError, connectionEnv, connectionSchema, resolveConfig } from '../lib/config.js';
+import { ConfigError, connectionEnv, connectionSchema } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { ProcessorNotFoundError } from '../lib/kit/discovery.js';
 import { listSinks, loadSink } from '../lib/sink/discovery.js';
 import { defaultRetryPolicy, runSink } from '../lib/sink/runner.js';
-import { connectionProblems, preflight } from '../lib/secure-connection.js';
-import { configFile, configOption, localStackSettings } from './connection.js';
-import { addSettingFlags, settingFlags } from './options.js';
+import { preflight } from '../lib/secure-connection.js';
+import { configOption, loadServiceSettings } from './connection.js';
+import { addSettingFlags } from './options.js';
 import { untilSignal } from './signals.js';
 
 export const sinkServiceSchema = connectionSchema.extend({
@@ -49,16 +49,7 @@ export function registerSinkCommand(program: Command): void {
     .description(`run one sink service: ${listSinks().join(', ') || '(none found)'}`)
     .addOption(configOption());
   addSettingFlags(command, sinkServiceEnv, sinkServiceSchema).action(async (name: string, _options: Record<string, unknown>, self: Command) => {
-    const stack = localStackSettings();
-    const fallback: Record<string, unknown> = {};
-    if (stack.KAFKA_BROKERS) fallback.kafkaBrokers = stack.KAFKA_BROKERS;
-    if (stack.SCHEMA_REGISTRY_URL) fallback.schemaRegistryUrl = stack.SCHEMA_REGISTRY_URL;
-    const config = resolveConfig(
-      sinkServiceSchema,
-      sinkServiceEnv,
-      { flags: settingFlags(self, sinkServiceEnv), file: { ...fallback, ...configFile(self.opts() as { config?: string }) } },
-      connectionProblems,
-    );
+    const config = loadServiceSettings(self, sinkServiceSchema, sinkServiceEnv);
     await preflight(config);
     const definition = await loadSink(name).catch((error: unknown) => {
       throw error instanceof ProcessorNotFoundError ? new ConfigError(error.message) : error;
