@@ -46,19 +46,20 @@ const fakeMetadata = (count: number) => Array.from({ length: count }, (_, partit
 export class Partitioning {
   // kafkajs's own default partitioner (murmur2 of the key, as Java clients): a record goes where it always went.
   private readonly partitioner = Partitioners.DefaultPartitioner();
-  private readonly counts = new Map<string, number>();
+  /** Per topic, the partition list the partitioner is given: built once, when its count is learnt. */
+  private readonly metadata = new Map<string, ReturnType<typeof fakeMetadata>>();
 
   constructor(private readonly load: PartitionCountLoader) {}
 
   /** The same messages, each with its partition (kept when the caller chose one). */
   async assign(topicMessages: TopicMessages[]): Promise<TopicMessages[]> {
-    const unknown = [...new Set(topicMessages.map((t) => t.topic))].filter((topic) => !this.counts.has(topic));
+    const unknown = [...new Set(topicMessages.map((t) => t.topic))].filter((topic) => !this.metadata.has(topic));
     if (unknown.length > 0) {
-      for (const [topic, count] of await this.load(unknown)) if (count > 0) this.counts.set(topic, count);
-      for (const topic of unknown) if (!this.counts.has(topic)) throw new Error(`no partitions known for topic '${topic}'`);
+      for (const [topic, count] of await this.load(unknown)) if (count > 0) this.metadata.set(topic, fakeMetadata(count));
+      for (const topic of unknown) if (!this.metadata.has(topic)) throw new Error(`no partitions known for topic '${topic}'`);
     }
     return topicMessages.map(({ topic, messages }) => {
-      const partitionMetadata = fakeMetadata(this.counts.get(topic)!);
+      const partitionMetadata = this.metadata.get(topic)!;
       return {
         topic,
         messages: messages.map((message): Message => (message.partition !== undefined ? message : { ...message, partition: this.partitioner({ topic, partitionMetadata, message }) })),
