@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../lib/kafka/client.js';
 import { busiestLeader, coordinatorOf, nodeName, waitInSync } from './support/cluster.js';
-import { processorKinds, sleep, type Pipeline, type ProducerChild } from './support/pipeline.js';
+import { processorKinds, sleep, type Pipeline, type ProcessorKind, type ProducerChild } from './support/pipeline.js';
 import { randomDelay, runScenario } from './support/scenario.js';
 import { useFaultsStack, type FaultsStack } from './support/stack.js';
 import { totalLine, type ScenarioResult } from './support/verify.js';
@@ -31,10 +31,11 @@ const stream = { workflows: 36, concurrency: 12, stepDelayMs: [150, 600] as [num
 /** What a fenced transactional producer logs when its late commit is refused. */
 const fencedError = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFenced|fenced|old epoch/i;
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Polls until the condition holds; on time-out, the error carries `detail()` (e.g. a child's last log lines). */
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000, detail?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${detail ? `\n${detail()}` : ''}`);
     await sleep(200);
   }
 }
@@ -113,9 +114,31 @@ test('a broker stalled (SIGSTOP) for longer than the session timeouts, then resu
   results.push(result);
 });
 
+/** The JSON log lines of a child's stderr that parse. */
+function logLines(stderr: string): Array<Record<string, unknown>> {
+  return stderr.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Whether one of `children` opened `partition` (fenced its transactional id, found the committed offset) at or after `since`. */
+function openedSince(children: ProcessorChild[], partition: number, since: number): boolean {
+  return children.some((c) => logLines(c.stderr).some((l) => String(l.msg).startsWith('partition assigned') && l.partition === partition && Number(l.time) >= since));
+}
+
 test('zombie processors: an instance of each frozen just before a commit, replaced, then resumed: its late commit is refused', { timeout: 300_000 }, async () => {
-  const zombies: Array<{ kind: string; child: ProcessorChild }> = [];
-  const { result } = await runScenario(env, 'zombie-processor', stream, async ({ pipeline, driver }) => {
+  const zombies: Array<{ kind: ProcessorKind; child: ProcessorChild }> = [];
+  // The live instances log at info, so the test sees when one of them opens the zombie's partition.
+  const start = async (pipeline: Pipeline) => {
+    await pipeline.startProducer();
+    await pipeline.startProducer();
+    await Promise.all(processorKinds.flatMap((kind) => [1, 2].map(() => pipeline.startProcessor(kind, { env: { LOG_LEVEL: 'info' } }))));
+  };
+  const { result } = await runScenario(env, 'zombie-processor', { ...stream, start }, async ({ pipeline, driver }) => {
     await driver.whenProgress(0.2);
     for (const kind of processorKinds) {
       // A third instance that freezes itself (SIGSTOP) at its 3rd commit: records and offsets sent, not committed.
@@ -125,10 +148,15 @@ test('zombie processors: an instance of each frozen just before a commit, replac
     for (const { kind, child } of zombies) {
       await waitFor(`${kind} zombie froze`, () => child.stderr.includes('fault point: stopping this process'));
       pipeline.fault('processor frozen mid-transaction');
-      // The group goes on without it: two members again, its partitions (and transactional ids) taken over.
-      await waitFor(`${kind} group rebalanced without the zombie`, async () => (await groupMembers(pipeline, pipeline.groups[kind as 'workflow-summary'])) === 2);
+      const frozen = logLines(child.stderr).find((l) => String(l.msg).startsWith('fault point'))!;
+      // The group goes on without it, and a live instance opens the zombie's partition: its
+      // transactional id is fenced. Resumed before that, the zombie's commit would still be
+      // valid (nothing had fenced it yet) and would succeed, which is no zombie.
+      const live = pipeline.instances(kind).filter((c) => c !== child);
+      await waitFor(`${kind} group rebalanced without the zombie`, async () => (await groupMembers(pipeline, pipeline.groups[kind])) === 2);
+      await waitFor(`${kind}: partition ${String(frozen.partition)} opened by a live instance`, () => openedSince(live, Number(frozen.partition), Number(frozen.time)));
       child.process.kill('SIGCONT');
-      await waitFor(`${kind} zombie's commit refused`, () => fencedError.test(child.stderr), 60_000);
+      await waitFor(`${kind} zombie's commit refused`, () => fencedError.test(child.stderr), 60_000, () => `its log since it froze:\n${child.stderr.slice(child.stderr.indexOf('fault point')).slice(-6000)}`);
     }
   });
   results.push(result);
