@@ -178,7 +178,10 @@ test('a zombie producer: the leader frozen between send and commit, replaced by 
     const frozen = zombie!;
     await waitFor('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), 120_000);
     pipeline.fault('producer frozen mid-transaction');
-    await waitFor('the standby leads', async () => (await pipeline.leaders()).some((p) => p !== frozen));
+    // Leading, and watching: its session has connected its transactional producer, whose
+    // initTransactions fenced the frozen leader. Resumed before that, the old leader's commit
+    // would still be valid and succeed.
+    await waitFor('the standby leads and watches', async () => (await pipeline.leaders({ watching: true })).some((p) => p !== frozen));
     frozen.process.kill('SIGCONT');
     await waitFor("the zombie's commit refused", () => frozen.output.some((l) => fencedError.test(l)), 60_000);
   });

@@ -129,11 +129,11 @@ export class Pipeline {
     }
   }
 
-  /** The live producers that say they lead (readyz "leader: …"). */
-  async leaders(): Promise<ProducerChild[]> {
+  /** The live producers that say they lead (readyz "leader: …"); `watching`: only those whose session watches (its transactional producer connected, so any older leader is fenced). */
+  async leaders({ watching = false } = {}): Promise<ProducerChild[]> {
     const live = this.producers.filter((p) => p.process.exitCode === null && p.process.signalCode === null);
     const answers = await Promise.all(live.map(async (p) => ({ p, answer: await p.readyz() })));
-    return answers.filter(({ answer }) => answer?.body.includes('leader')).map(({ p }) => p);
+    return answers.filter(({ answer }) => answer?.body.includes(watching ? 'leader: watching' : 'leader')).map(({ p }) => p);
   }
 
   processorSpec(kind: ProcessorKind): ChildSpec {
