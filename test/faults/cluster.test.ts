@@ -14,7 +14,7 @@ import { useFaultsStack, type FaultsStack } from './support/stack.js';
 import { totalLine, type ScenarioResult } from './support/verify.js';
 import { runCli } from '../support/cli.js';
 import { uniqueName } from '../support/services.js';
-import type { ProcessorChild } from '../support/kit-helpers.js';
+import { ProcessorChild } from '../support/kit-helpers.js';
 
 let env: FaultsStack;
 const results: ScenarioResult[] = [];
@@ -206,7 +206,7 @@ test('each processor scaled from 1 to 3 instances and back to 1 while records fl
   results.push(result);
 });
 
-test('topics weaker than the cluster allows: `topics init --check` fails on them and passes on topics it created', { timeout: 120_000 }, async () => {
+test('topics weaker than the cluster allows: `topics init --check` fails on them and a processor warns of them at start-up; topics it created pass', { timeout: 120_000 }, async () => {
   const kafka = kafkaClient({ brokers: env.connection.kafkaBrokers, clientId: 'faults-durability', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const weak = `${uniqueName('weak')}.`;
@@ -222,6 +222,21 @@ test('topics weaker than the cluster allows: `topics init --check` fails on them
     assert.match(failing.stdout, /replication factor 1 on a cluster of 3 brokers \(expected 3/);
     assert.match(failing.stdout, /min.insync.replicas 1 on a cluster of 3 brokers \(expected 2/);
     assert.match(failing.stdout, /check failed: 0 topics missing, 2 durability findings, 0 schemas missing/);
+
+    // A processor started on the weak input says so at start-up, once per finding, and runs.
+    const processor = new ProcessorChild(env.connection, {
+      processor: 'workflow-summary',
+      options: { groupId: `${weak}ws`, topics: { input: `${weak}kubetrail.raw`, outputs: { summaries: `${weak}kubetrail.workflows.summary` } } },
+    });
+    try {
+      await processor.ready;
+      const warnings = logLines(processor.stderr).filter((l) => l.msg === 'topic weaker than the cluster allows').map((l) => String(l.finding));
+      assert.equal(warnings.length, 2, processor.stderr);
+      assert.ok(warnings.every((w) => w.startsWith(`${weak}kubetrail.raw: `)), warnings.join('\n'));
+      assert.ok(warnings.some((w) => /replication factor 1 /.test(w)) && warnings.some((w) => /min.insync.replicas 1 /.test(w)), warnings.join('\n'));
+    } finally {
+      await processor.kill('SIGTERM');
+    }
 
     assert.equal((await runCli(['topics', 'init', '--topic-prefix', strong], 60_000, connection)).code, 0);
     const passing = await runCli(['topics', 'init', '--topic-prefix', strong, '--check'], 60_000, connection);
