@@ -10,7 +10,7 @@ import { kafkaClient } from '../../lib/kafka/client.js';
 import { busiestLeader, coordinatorOf, nodeName, waitInSync } from './support/cluster.js';
 import { processorKinds, sleep, type Pipeline, type ProcessorKind, type ProducerChild } from './support/pipeline.js';
 import { randomDelay, runScenario } from './support/scenario.js';
-import { useFaultsStack, type FaultsStack } from './support/stack.js';
+import { faultsStackDir, useFaultsStack, type FaultsStack } from './support/stack.js';
 import { totalLine, type ScenarioResult } from './support/verify.js';
 import { runCli } from '../support/cli.js';
 import { uniqueName } from '../support/services.js';
@@ -103,13 +103,22 @@ test('a broker stalled (SIGSTOP) for longer than the session timeouts, then resu
   const { result } = await runScenario(env, 'stalled-broker', stream, async ({ pipeline, driver, random }) => {
     await driver.whenProgress(0.3 + random() * 0.15);
     const leader = nodeName(await busiestLeader(pipeline.kafka, pipeline.topics.raw));
-    await env.stack().pause(leader);
+    // Through the CLI, as an operator stalls a node: `kubetrail stack pause|resume|status`.
+    const stackCli = (...args: string[]) => runCli(['stack', ...args], 60_000, { KUBETRAIL_STACK_DIR: faultsStackDir() });
+    const paused = await stackCli('pause', leader);
+    assert.equal(paused.code, 0, paused.stderr);
     pipeline.fault('broker SIGSTOP');
     try {
+      const status = await stackCli('status');
+      assert.equal(status.code, 1, 'a paused node is not ready');
+      assert.match(status.stdout, new RegExp(`^${leader} +paused `, 'm'), status.stdout);
       await randomDelay(random, 12_000, 15_000); // > broker (3 s) and processor (6 s) session timeouts
     } finally {
-      await env.stack().resume(leader);
+      const resumed = await stackCli('resume', leader);
+      assert.equal(resumed.code, 0, resumed.stderr);
     }
+    // The node re-registers with the controllers before it counts as ready again.
+    await waitFor('`kubetrail stack status` says every node is ready again', async () => (await stackCli('status')).code === 0);
   });
   results.push(result);
 });

@@ -15,10 +15,10 @@ import { LocalStack } from '../../../stack/stack.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** Where the fault suite's stack lives: KUBETRAIL_FAULTS_STACK_DIR (relative to the repository) or .kubetrail/faults-stack. */
 /** Brokers of the faults stack. */
 export const faultsBrokers = 3;
 
+/** Where the fault suite's stack lives: KUBETRAIL_FAULTS_STACK_DIR (relative to the repository) or .kubetrail/faults-cluster. */
 export function faultsStackDir(): string {
   const dir = process.env.KUBETRAIL_FAULTS_STACK_DIR ?? join('.kubetrail', 'faults-cluster');
   return isAbsolute(dir) ? dir : resolve(repoRoot, dir);
