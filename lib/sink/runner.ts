@@ -88,7 +88,7 @@ export async function runSink<T>(definition: SinkDefinition<T>, options: RunSink
   const logger = (options.logger ?? createLogger(`sink-${definition.name}`)).child({ sink: definition.name, group: groupId });
   const inputType = parseSchema(definition.input.schema, `sink ${definition.name} input`);
   const metricsRegistry = options.metricsRegistry ?? createMetricsRegistry();
-  const metrics = new SinkMetrics(metricsRegistry);
+  const metrics = new SinkMetrics(metricsRegistry, definition.name);
   const stopping = new AbortController();
   const cut = new AbortController();
   const kafka = createKafka(options.connection, logger, `${options.connection.kafkaClientId}-${groupId}`);

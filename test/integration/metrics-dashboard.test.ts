@@ -1,5 +1,5 @@
 // The services' /metrics against Prometheus' conventions and against deploy/monitoring/: the
-// producer and both processors run on the stack with one workflow played through them, each
+// producer, both processors and the notify sink run on the stack with one workflow played through them, each
 // /metrics page is scraped, and every query of the Grafana dashboard and every alert of the
 // PrometheusRule may name only metrics, labels and label values the pages hold (Prometheus'
 // target labels aside). Conventions: Node's default metrics under their stock names, no `service`
@@ -21,6 +21,9 @@ import { loadProcessor } from '../../lib/kit/discovery.js';
 import { runProcessor, type ProcessorHandle } from '../../lib/kit/runner.js';
 import { deadLetterReasons } from '../../lib/kit/dead-letter.js';
 import { ArgoSimulator, scriptFromWorkflow } from '../../stack/argo-simulator.js';
+import { runSink, type SinkHandle } from '../../lib/sink/runner.js';
+import { createNotify } from '../../sinks/notify/notify.js';
+import { startReceiver } from '../support/receiver.js';
 
 const connection = testConnection();
 const { admin, cleanups } = kafkaTestbed(connection);
@@ -70,6 +73,22 @@ test('every service\'s /metrics follows the conventions and holds every name the
       assert.match(fresh, new RegExp(`^kubetrail_processor_transactions_total\\{processor="${name}",outcome="aborted"\\} 0$`, 'm'));
     }
 
+    // The notify sink on completed-filter's output, posting to a receiver that answers 200.
+    const receiver = await startReceiver();
+    stopping.push(() => receiver.close());
+    const sink: SinkHandle = await runSink(createNotify({ format: 'json', webhookUrl: receiver.url, namespaces: [], labels: [], phases: ['Succeeded', 'Failed', 'Error'], timeoutMs: 2_000 }), {
+      connection,
+      groupId: `${base}-sink`,
+      inputTopic: `${base}.completed-filter.completed`,
+      httpPort: 0,
+      httpHost: '127.0.0.1',
+      logger: quietLogger(`${base}-sink`),
+    });
+    stopping.push(() => sink.stop());
+    const idleSink = await scrape(sink.httpPort);
+    for (const name of ['delivered', 'retries', 'filtered']) assert.match(idleSink, new RegExp(`^kubetrail_sink_${name}_total\\{sink="notify"\\} 0$`, 'm'));
+    for (const reason of ['delivery-rejected', 'delivery-exhausted']) assert.match(idleSink, new RegExp(`^kubetrail_sink_failed_total\\{sink="notify",reason="${reason}"\\} 0$`, 'm'));
+
     // One workflow through the pipeline: histograms, lag and outputs get their series.
     const kc = new KubeConfig();
     kc.loadFromFile(process.env.KUBECONFIG as string);
@@ -78,9 +97,11 @@ test('every service\'s /metrics follows the conventions and holds every name the
     await new ArgoSimulator(kc).play(script);
     const records = 1 + script.steps.length;
     for (const handle of processors) while (handle.stats().recordsIn < records) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The workflow completes once: one completed record, delivered once.
+    while (sink.stats().delivered < 1) await new Promise((resolve) => setTimeout(resolve, 50));
 
     const exposed: Exposed = new Map();
-    for (const [what, port] of [['producer', producer.httpPort], ['completed-filter', processors[0]?.httpPort], ['workflow-summary', processors[1]?.httpPort]] as const) {
+    for (const [what, port] of [['producer', producer.httpPort], ['completed-filter', processors[0]?.httpPort], ['workflow-summary', processors[1]?.httpPort], ['notify sink', sink.httpPort]] as const) {
       const page = await scrape(port);
       parseExposition(page, exposed);
       assert.doesNotMatch(page, /[{,]service="/, `${what}: no service label`);

@@ -137,9 +137,9 @@ describe('notify sink', () => {
     assert.equal(dead[0]!.headers[DLQ_HEADERS.processor], 'notify');
     // The metrics say the same.
     const text = await handle.metrics.metrics();
-    assert.match(text, /^kubetrail_sink_delivered_total 35$/m);
-    assert.match(text, /^kubetrail_sink_retries_total 21$/m);
-    assert.match(text, /^kubetrail_sink_delivery_latency_seconds_count 35$/m);
+    assert.match(text, /^kubetrail_sink_delivered_total\{sink="notify"\} 35$/m);
+    assert.match(text, /^kubetrail_sink_retries_total\{sink="notify"\} 21$/m);
+    assert.match(text, /^kubetrail_sink_delivery_latency_seconds_count\{sink="notify"\} 35$/m);
   });
 
   it('after kill -9 of `kubetrail sink notify` mid-run: every record delivered at least once, exactly once by key, the 400 dead-lettered, order per workflow kept', async () => {

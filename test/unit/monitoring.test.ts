@@ -10,7 +10,7 @@ import { dashboardQueries, ruleQueries } from '../support/monitoring.js';
 describe('dashboard and alert rules', () => {
   it('every query parses', () => {
     const queries = [...dashboardQueries(), ...ruleQueries()];
-    assert.equal(queries.length, 30);
+    assert.equal(queries.length, 37);
     for (const { where, expr } of queries) assert.deepEqual(queryNames(expr).errors, [], `${where}: ${expr}`);
   });
 
@@ -19,6 +19,7 @@ describe('dashboard and alert rules', () => {
       'KubetrailProducerNoLeader', 'KubetrailProducerTwoLeaders', 'KubetrailProducerLeaderFlapping', 'KubetrailProducerWatchRestarts', 'KubetrailProducerRelists',
       'KubetrailProducerTransactionAborts', 'KubetrailProducerQueueFull', 'KubetrailProducerSlow',
       'KubetrailProcessorLagGrowing', 'KubetrailDeadLetters', 'KubetrailProcessorTransactionAborts', 'KubetrailProcessorUnassigned',
+      'KubetrailSinkDeadLetters', 'KubetrailSinkReceiverDown',
     ]);
   });
 });
