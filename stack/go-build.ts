@@ -17,6 +17,8 @@ export interface GoProgram {
   sourceDir: string;
   /** Binaries to build: file name → package (`.`, or an import path go.mod requires, such as a `tool`). */
   binaries: Record<string, string>;
+  /** `-ldflags` of the builds (e.g. `-X` version variables), part of the cache key. */
+  ldflags?: string;
   /** The binaries go to <cacheDir>/<cacheName>/<source hash>/. */
   cacheName: string;
   /** Packages a build compiles from nothing (`go list -deps`, standard library included), for the progress line. */
@@ -25,8 +27,8 @@ export interface GoProgram {
   announce: string;
 }
 
-/** sha256 over go.mod, go.sum and every .go file of the folder (names and contents), and the platform. */
-export async function goSourceHash(sourceDir: string): Promise<string> {
+/** sha256 over go.mod, go.sum and every .go file of the folder (names and contents), the platform and the ldflags. */
+export async function goSourceHash(sourceDir: string, ldflags = ''): Promise<string> {
   const names = (await readdir(sourceDir))
     .filter((n) => n === 'go.mod' || n === 'go.sum' || n.endsWith('.go'))
     .filter((n) => !n.endsWith('_test.go'))
@@ -38,17 +40,19 @@ export async function goSourceHash(sourceDir: string): Promise<string> {
     hash.update(await readFile(path.join(sourceDir, name)));
     hash.update('\n');
   }
+  if (ldflags) hash.update(`ldflags ${ldflags}\n`);
   return hash.digest('hex').slice(0, 16);
 }
 
 /** <cacheDir>/<cacheName>/<source hash>: where the program's binaries are (once built). */
 export async function goProgramDir(cacheDir: string, program: GoProgram): Promise<string> {
-  return path.join(cacheDir, program.cacheName, await goSourceHash(program.sourceDir));
+  return path.join(cacheDir, program.cacheName, await goSourceHash(program.sourceDir, program.ldflags));
 }
 
 function runGoBuild(program: GoProgram, pkg: string, out: string, modfile: string, progress: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nice', ['-n', '10', 'go', 'build', '-trimpath', '-v', `-modfile=${modfile}`, '-o', out, pkg], {
+    const ldflags = program.ldflags ? [`-ldflags=${program.ldflags}`] : [];
+    const child = spawn('nice', ['-n', '10', 'go', 'build', '-trimpath', '-v', ...ldflags, `-modfile=${modfile}`, '-o', out, pkg], {
       cwd: program.sourceDir,
       env: { ...process.env, GOFLAGS: '-mod=mod' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,6 +31,7 @@ export function parseYamlDocuments(...parts: string[]): unknown[] {
 
 /** The `kubetrail` bin of package.json (what the image's ENTRYPOINT must run). */
 export const packageJson = JSON.parse(readRepoFile('package.json')) as {
+  version: string;
   bin: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
