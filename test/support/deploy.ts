@@ -1,4 +1,4 @@
-// What the deployment files (Dockerfile, docker-compose.yml, deploy/base/) must agree with, taken
+// What the deployment files (Dockerfile, docker-compose.yml, charts/kubetrail) must agree with, taken
 // from the code wherever the code exports it: the one place the deployment tests read names from.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
