@@ -3,7 +3,8 @@
 // The one place their versions are pinned. The k8s.io modules are the kube-apiserver's (v0.37.2,
 // stack/kube-apiserver/go.mod; helm v3.22.0 asks for v0.37.0), so their packages are in the Go
 // module cache already; the Prometheus Operator's API types are those of the release whose CRDs
-// the dry-run test applies (the same version of the main module, example/prometheus-operator-crd/).
+// the dry-run test applies (the same version of the main module, example/prometheus-operator-crd/;
+// v0.85.0: the newest version of that main module the module proxy serves).
 module kubetrail.local/test/chart-tools
 
 go 1.26.0

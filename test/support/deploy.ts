@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { connectionEnv } from '../../lib/config.js';
 import { listProcessors } from '../../lib/kit/discovery.js';
@@ -20,13 +20,6 @@ export const readRepoFile = (...parts: string[]) => readFileSync(repoPath(...par
 /** YAML as compose and kubectl read it (merge keys `<<` included). */
 export function parseYamlFile(...parts: string[]): unknown {
   return parseYaml(readRepoFile(...parts), { merge: true });
-}
-
-export function parseYamlDocuments(...parts: string[]): unknown[] {
-  return parseAllDocuments(readRepoFile(...parts), { merge: true }).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${parts.join('/')}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS() as unknown;
-  });
 }
 
 /** The `kubetrail` bin of package.json (what the image's ENTRYPOINT must run). */
