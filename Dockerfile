@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # kubetrail: one image for every service. The command picks the role:
-#   produce | process <name> | topics init        (see docker-compose.yml and deploy/base/)
+#   produce | process <name> | topics init        (see docker-compose.yml and charts/kubetrail/)
 #
 # Build:  docker build -t kubetrail:local .
 # No secret is baked in: connection settings and credentials come from the environment at run time.

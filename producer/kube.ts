@@ -167,7 +167,7 @@ export async function checkAccess(kc: KubeConfig, info: ResourceInfo, namespaces
   const who = (await whoAmI(kc)) ?? 'the identity of the kubeconfig';
   throw new ConfigError(
     `invalid configuration:\n  permissions: the API server refuses ${who} to ${refused.join('; ')}. ` +
-      `Grant it, in a (Cluster)Role bound to it: apiGroups: ["${info.group}"], resources: ["${info.resource}"], verbs: ["get", "list", "watch"] (deploy/base/producer-rbac.yaml grants it for workflows)`,
+      `Grant it, in a (Cluster)Role bound to it: apiGroups: ["${info.group}"], resources: ["${info.resource}"], verbs: ["get", "list", "watch"] (the Helm chart's producer RBAC, charts/kubetrail, grants it for the resource of producer.resource)`,
   );
 }
 

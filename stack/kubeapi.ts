@@ -6,12 +6,11 @@
 // (client certificate in group system:masters) into its data dir.
 //
 // Only node built-ins here: the stack must be able to start before anything else is built.
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
+import { buildGoProgram, goProgramDir, goSourceHash, type GoProgram } from './go-build.js';
 import type { LaunchSpec, ServiceDefinition, StackContext } from './service.js';
 
 /** The CRD files applied on every start, relative to the repository root. */
@@ -24,29 +23,28 @@ function sourceDir(ctx: StackContext): string {
   return path.join(ctx.root, 'stack', 'kube-apiserver');
 }
 
-/** Packages `go build` compiles for it from nothing (`go list -deps .` of the pinned go.mod, standard library included). */
-const buildPackages = 2160;
+/** The kube-apiserver as a Go program of stack/go-build.ts. */
+function program(ctx: StackContext): GoProgram {
+  return {
+    label: 'the Kubernetes API server',
+    sourceDir: sourceDir(ctx),
+    binaries: { 'kube-apiserver': '.' },
+    cacheName: 'kube-apiserver',
+    // `go list -deps .` of the pinned go.mod, standard library included.
+    packages: 2160,
+    announce:
+      'building the Kubernetes API server (stack/kube-apiserver: etcd + kube-apiserver of k8s.io/kubernetes; first time: about 15 minutes on 2 cores with an empty Go build cache; progress every 30 s)…',
+  };
+}
 
 /** sha256 over go.mod, go.sum and every .go file of stack/kube-apiserver (names and contents). */
 export async function kubeapiSourceHash(ctx: StackContext): Promise<string> {
-  const dir = sourceDir(ctx);
-  const names = (await readdir(dir))
-    .filter((n) => n === 'go.mod' || n === 'go.sum' || n.endsWith('.go'))
-    .filter((n) => !n.endsWith('_test.go'))
-    .sort();
-  const hash = createHash('sha256');
-  hash.update(`${process.platform}/${process.arch}\n`);
-  for (const name of names) {
-    hash.update(`${name}\n`);
-    hash.update(await readFile(path.join(dir, name)));
-    hash.update('\n');
-  }
-  return hash.digest('hex').slice(0, 16);
+  return goSourceHash(sourceDir(ctx));
 }
 
 /** <cacheDir>/kube-apiserver/<source hash>/kube-apiserver */
 export async function kubeapiBinary(ctx: StackContext): Promise<string> {
-  return path.join(ctx.cacheDir, 'kube-apiserver', await kubeapiSourceHash(ctx), 'kube-apiserver');
+  return path.join(await goProgramDir(ctx.cacheDir, program(ctx)), 'kube-apiserver');
 }
 
 /** The admin kubeconfig the server writes at each start: <dataDir('kubeapi')>/kubeconfig. */
@@ -64,92 +62,8 @@ export function etcdUrl(ctx: StackContext): string {
   return `http://${ctx.host}:${ctx.ports.etcdClient}`;
 }
 
-function runGoBuild(ctx: StackContext, out: string, modfile: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('go', ['build', '-trimpath', '-v', `-modfile=${modfile}`, '-o', out, '.'], {
-      cwd: sourceDir(ctx),
-      env: { ...process.env, GOFLAGS: '-mod=mod' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const tail: string[] = [];
-    let packages = 0;
-    let downloads = 0;
-    let lastReport = Date.now();
-    const started = Date.now();
-    let pending = '';
-    const onData = (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        tail.push(line);
-        if (tail.length > 40) tail.shift();
-        if (line.startsWith('go: downloading')) downloads++;
-        else if (!line.startsWith('#') && !line.includes(' ')) packages++;
-        if (Date.now() - lastReport > 30_000) {
-          lastReport = Date.now();
-          const secs = Math.round((Date.now() - started) / 1000);
-          ctx.progress(
-            `  kube-apiserver build: ${secs}s, ${packages} of ≤${buildPackages} packages compiled (fewer when the Go build cache has some)` +
-              (downloads ? `, ${downloads} modules downloaded` : '') +
-              ` (last: ${line.trim()})`,
-          );
-        }
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'ENOENT'
-          ? new Error('kube-apiserver: the Go toolchain (`go`) is not on PATH; it is needed to build the local Kubernetes API server')
-          : err,
-      );
-    });
-    child.on('close', (code, signal) => {
-      if (pending.trim()) tail.push(pending);
-      if (code === 0) resolve();
-      else
-        reject(
-          new Error(
-            `kube-apiserver: go build failed (${signal ?? `exit ${code}`}) in ${sourceDir(ctx)}:\n${tail.join('\n')}`,
-          ),
-        );
-    });
-  });
-}
-
 async function prepare(ctx: StackContext): Promise<void> {
-  const binary = await kubeapiBinary(ctx);
-  if (existsSync(binary)) return;
-  const parent = path.dirname(path.dirname(binary));
-  await mkdir(parent, { recursive: true });
-  // Build into a private temp dir, then rename: concurrent prepares never see half a binary.
-  const tmp = await mkdtemp(path.join(parent, '.build-'));
-  const started = Date.now();
-  ctx.progress(
-    'building the Kubernetes API server (stack/kube-apiserver: etcd + kube-apiserver of k8s.io/kubernetes; first time: about 15 minutes on 2 cores with an empty Go build cache; progress every 30 s)…',
-  );
-  try {
-    // -mod=mod may rewrite go.mod/go.sum; build against copies so the checkout (and with it the
-    // source hash) never changes under our feet.
-    const modDir = path.join(tmp, 'mod');
-    await mkdir(modDir);
-    await copyFile(path.join(sourceDir(ctx), 'go.mod'), path.join(modDir, 'go.mod'));
-    await copyFile(path.join(sourceDir(ctx), 'go.sum'), path.join(modDir, 'go.sum'));
-    await runGoBuild(ctx, path.join(tmp, 'kube-apiserver'), path.join(modDir, 'go.mod'));
-    await rm(modDir, { recursive: true, force: true });
-    try {
-      await rename(tmp, path.dirname(binary));
-    } catch (err) {
-      // Another prepare finished first: its binary is as good as ours.
-      if (!existsSync(binary)) throw err;
-    }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  ctx.progress(`built the Kubernetes API server in ${Math.round((Date.now() - started) / 1000)}s: ${binary}`);
+  await buildGoProgram(ctx.cacheDir, program(ctx), (line) => ctx.progress(line));
 }
 
 async function launch(ctx: StackContext): Promise<LaunchSpec> {

@@ -1,6 +1,7 @@
-// The producer as the ServiceAccount that deploy/base binds, on the real API server's RBAC: the
-// test applies the manifests' own RBAC objects (deploy/base/producer-rbac.yaml, server-side
-// apply) and authenticates with a token of that account (TokenRequest). It lists and watches
+// The producer as the ServiceAccount the chart binds, on the real API server's RBAC: the test
+// renders charts/kubetrail with helm (test/support/chart.ts), applies its RBAC objects
+// (ServiceAccount, ClusterRole, ClusterRoleBinding; server-side apply) and authenticates with a
+// token of that account (TokenRequest). It lists and watches
 // workflows (READ, ADDED, MODIFIED, DELETED, exact); it is refused Secrets, Pods and a
 // half-granted resource at start-up with an error naming the identity, the missing verbs and
 // where; the API server itself refuses it too.
@@ -21,7 +22,7 @@ import { ConfigError } from '../../lib/config.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
 import { loadProducerConfig, type ProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';
-import { parseYamlDocuments } from '../support/deploy.js';
+import { ensureChartTools, helmTemplate, parseManifests } from '../support/chart.js';
 import { quietLogger, readTopicToEnd } from '../support/kit-helpers.js';
 import { childProducerEnv, RawReader, spawnProducer, type ChildProducer } from '../support/producer.js';
 import { testConnection, uniqueName } from '../support/services.js';
@@ -37,13 +38,13 @@ const kafka = createKafka(connection, logger, 'kubetrail-producer-rbac-test');
 const registry = createRegistry(connection);
 
 type Manifest = KubernetesObject & { subjects?: Array<{ kind: string; name: string; namespace?: string }> };
-const rbac = parseYamlDocuments('deploy', 'base', 'producer-rbac.yaml') as Manifest[];
-const account = rbac.find((m) => m.kind === 'ServiceAccount')!;
-const binding = rbac.find((m) => m.kind === 'ClusterRoleBinding')!;
-const subject = binding.subjects!.find((s) => s.kind === 'ServiceAccount' && s.name === account.metadata!.name)!;
-/** Where the base's binding expects the account (kustomize's `namespace:` would change both). */
-const accountNamespace = subject.namespace!;
-const identity = `system:serviceaccount:${accountNamespace}:${account.metadata!.name}`;
+/** The namespace the chart is rendered for: where its ServiceAccount lives. */
+const releaseNamespace = uniqueName('rbac-release');
+const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'];
+let rbac: Manifest[] = [];
+let account!: Manifest;
+let accountNamespace = '';
+let identity = '';
 
 const work = mkdtempSync(join(tmpdir(), 'kubetrail-rbac-'));
 let accountKubeconfig = '';
@@ -52,6 +53,19 @@ const cleanup: Array<() => Promise<unknown>> = [];
 const children: ChildProducer[] = [];
 
 before(async () => {
+  const { helm } = await ensureChartTools();
+  const rendered = await helmTemplate(helm, {}, { namespace: releaseNamespace });
+  assert.equal(rendered.code, 0, rendered.stderr);
+  rbac = parseManifests(rendered.stdout).filter((m) => rbacKinds.includes(m.kind)) as Manifest[];
+  assert.deepEqual(rbac.map((m) => m.kind).sort(), [...rbacKinds].sort(), 'the chart renders the producer\'s RBAC');
+  account = rbac.find((m) => m.kind === 'ServiceAccount')!;
+  const binding = rbac.find((m) => m.kind === 'ClusterRoleBinding')!;
+  const subject = binding.subjects!.find((s) => s.kind === 'ServiceAccount' && s.name === account.metadata!.name)!;
+  // Where the chart's binding expects the account: the release's namespace.
+  accountNamespace = subject.namespace!;
+  assert.equal(accountNamespace, releaseNamespace);
+  identity = `system:serviceaccount:${accountNamespace}:${account.metadata!.name}`;
+  await ensureNamespace(adminCore, accountNamespace);
   for (const manifest of rbac) {
     const body = manifest.kind === 'ServiceAccount' ? { ...manifest, metadata: { ...manifest.metadata, namespace: accountNamespace } } : manifest;
     await adminObjects.patch(body, undefined, undefined, 'kubetrail-test', true, PatchStrategy.ServerSideApply);
@@ -104,7 +118,7 @@ async function refusal(config: ProducerConfig): Promise<ConfigError> {
 const operationsIn = (records: Array<{ value: ResourceEvent | null }>, name: string) =>
   records.filter((r) => r.value?.name === name).map((r) => r.value!.operation + (r.value!.source.inferred ? '*' : ''));
 
-test(`the account of deploy/base lists and watches workflows: READ, ADDED, MODIFIED, DELETED`, async () => {
+test(`the chart's producer account lists and watches workflows: READ, ADDED, MODIFIED, DELETED`, async () => {
   const ns = uniqueName('rbac-wf');
   const [pre, obj] = [uniqueName('pre'), uniqueName('obj')];
   await sim.create(bareWorkflow(ns, pre));

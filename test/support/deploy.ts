@@ -1,9 +1,9 @@
-// What the deployment files (Dockerfile, docker-compose.yml, deploy/base/) must agree with, taken
+// What the deployment files (Dockerfile, docker-compose.yml, charts/kubetrail) must agree with, taken
 // from the code wherever the code exports it: the one place the deployment tests read names from.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { connectionEnv } from '../../lib/config.js';
 import { listProcessors } from '../../lib/kit/discovery.js';
@@ -22,15 +22,9 @@ export function parseYamlFile(...parts: string[]): unknown {
   return parseYaml(readRepoFile(...parts), { merge: true });
 }
 
-export function parseYamlDocuments(...parts: string[]): unknown[] {
-  return parseAllDocuments(readRepoFile(...parts), { merge: true }).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${parts.join('/')}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS() as unknown;
-  });
-}
-
 /** The `kubetrail` bin of package.json (what the image's ENTRYPOINT must run). */
 export const packageJson = JSON.parse(readRepoFile('package.json')) as {
+  version: string;
   bin: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
