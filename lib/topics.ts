@@ -263,29 +263,42 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<st
   // On a cluster, a topic just created (by us or another instance starting at the same moment)
   // is not in every broker's metadata at once: its partitions are UNKNOWN_TOPIC_OR_PARTITION for
   // a moment. Retriable Kafka errors are retried for a while; creating is idempotent.
-  return retry(() => ensureTopicsOnce(admin, specs), { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError });
+  return retry(() => ensureTopicsOnce(admin, specs), patiently);
 }
 
 const isRetriableKafkaError = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
+const patiently = { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError };
+
+/** Creates topics and waits for their leaders; one that exists already is no error. */
+async function createTopicsOnce(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics }).catch((error: Error & { type?: string }) => {
+    if (!alreadyExists(error)) throw error;
+  });
+}
+
+/**
+ * Topics created as given (settings not checked: benchmarks and tools that choose their own),
+ * retrying for a while as ensureTopics does: a topic just created can be UNKNOWN_TOPIC_OR_PARTITION
+ * in the metadata that waitForLeaders reads.
+ */
+export function createTopicsPatiently(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  return retry(() => createTopicsOnce(admin, topics), patiently);
+}
 
 async function ensureTopicsOnce(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length > 0) {
     const { brokers } = await admin.describeCluster();
-    await admin
-      .createTopics({
-        waitForLeaders: true,
-        topics: missing.map((spec) => ({
-          topic: spec.topic,
-          numPartitions: spec.partitions,
-          replicationFactor: replicationFactor(brokers.length),
-          configEntries: topicConfig(spec, brokers.length),
-        })),
-      })
-      .catch((error: Error & { type?: string }) => {
-        if (!alreadyExists(error)) throw error;
-      });
+    await createTopicsOnce(
+      admin,
+      missing.map((spec) => ({
+        topic: spec.topic,
+        numPartitions: spec.partitions,
+        replicationFactor: replicationFactor(brokers.length),
+        configEntries: topicConfig(spec, brokers.length),
+      })),
+    );
   }
   const exact = specs.filter((s) => s.exactPartitions);
   if (exact.length > 0) {

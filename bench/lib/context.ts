@@ -13,6 +13,7 @@ import { kafkaClient } from '../../lib/kafka/client.js';
 import { LocalStack } from '../../stack/stack.js';
 import type { StackContext } from '../../stack/service.js';
 import { resourceEventSchema } from '../../lib/raw-event.js';
+import { createTopicsPatiently } from '../../lib/topics.js';
 
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 export const repoRoot = dirname(benchDir);
@@ -96,7 +97,7 @@ export class BenchContext {
 
   async createTopic(name: string, partitions = 1, configEntries: ITopicConfig['configEntries'] = []): Promise<string> {
     const topic = this.topic(name);
-    await this.admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }] });
+    await createTopicsPatiently(this.admin, [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }]);
     return topic;
   }
 

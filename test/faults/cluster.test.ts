@@ -15,6 +15,7 @@ import { totalLine, type ScenarioResult } from './support/verify.js';
 import { runCli } from '../support/cli.js';
 import { uniqueName } from '../support/services.js';
 import { ProcessorChild } from '../support/kit-helpers.js';
+import { createTopicsPatiently } from '../../lib/topics.js';
 
 let env: FaultsStack;
 const results: ScenarioResult[] = [];
@@ -223,7 +224,7 @@ test('topics weaker than the cluster allows: `topics init --check` fails on them
   const connection = { KAFKA_BROKERS: env.connection.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: env.connection.schemaRegistryUrl };
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `${weak}kubetrail.raw`, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'min.insync.replicas', value: '1' }] }] });
+    await createTopicsPatiently(admin, [{ topic: `${weak}kubetrail.raw`, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'min.insync.replicas', value: '1' }] }]);
     assert.equal((await runCli(['topics', 'init', '--topic-prefix', weak], 60_000, connection)).code, 0);
     const failing = await runCli(['topics', 'init', '--topic-prefix', weak, '--check'], 60_000, connection);
     assert.equal(failing.code, 1, failing.stdout + failing.stderr);

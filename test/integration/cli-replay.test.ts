@@ -13,6 +13,7 @@ import { createLogger } from '../../lib/log.js';
 import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
 import type { ReplayReport } from '../../lib/replay.js';
+import { createTopicsPatiently } from '../../lib/topics.js';
 
 const connection = testConnection();
 const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
@@ -116,7 +117,7 @@ describe('kubetrail replay', () => {
   it('into a compacted topic holding only the latest summaries, writes none of the older ones', async () => {
     // What compaction leaves of the summary topic: the latest value of each key.
     const compacted = `${prefix}compacted.summary`;
-    await admin.createTopics({ topics: [{ topic: compacted, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+    await createTopicsPatiently(admin, [{ topic: compacted, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
     cleanups.push(() => admin.deleteTopics({ topics: [compacted] }));
     const latest = new Map<string, ReadRecord>();
     for (const r of original) latest.set(r.key ?? '', r);

@@ -6,6 +6,7 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { testConnection, uniqueName } from '../support/services.js';
+import { createTopicsPatiently } from '../../lib/topics.js';
 
 const connection = testConnection();
 const logger = createLogger('test', 'error');
@@ -23,7 +24,7 @@ test('a record Avro-encoded through the registry is produced, consumed and decod
   const topic = uniqueName('stack-avro');
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopicsPatiently(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
 
   const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(personV1) }, { subject: `${topic}-value` });

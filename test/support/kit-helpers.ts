@@ -16,6 +16,7 @@ import { resourceEventSchema, type ResourceEvent } from '../../lib/raw-event.js'
 import type { RunProcessorOptions } from '../../lib/kit/runner.js';
 import { createLogger, type Logger } from '../../lib/log.js';
 import { after, before } from 'node:test';
+import { createTopicsPatiently } from '../../lib/topics.js';
 
 /** Where in-process services of the tests log: one file per logger, out of the test reporter's output. */
 export const testLogsDir = fileURLToPath(new URL('../../.kubetrail/test-logs/', import.meta.url));
@@ -69,7 +70,7 @@ export function kafkaTestbed(connection: ConnectionConfig) {
 
 export async function createTopic(admin: Admin, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
   const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
+  await createTopicsPatiently(admin, [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }]);
 }
 
 /** A ResourceEvent for tests: `name` decides the state key of the counter processor. */
