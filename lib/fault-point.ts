@@ -21,12 +21,12 @@ function parse(value: string | undefined): { point: FaultPoint; at: number } | u
 const armed = parse(setting);
 let passes = 0;
 
-/** Passing a fault point: freezes the process here when the test asked for it; `where` goes into the log line (e.g. the partition). */
-export function faultPoint(point: FaultPoint, where: Record<string, unknown> = {}): void {
+/** Passing a fault point: freezes the process here when the test asked for it; `partition` goes into the log line. */
+export function faultPoint(point: FaultPoint, partition?: number): void {
   if (armed?.point !== point) return;
   passes += 1;
   if (passes === armed.at) {
-    process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: 'fault point: stopping this process (SIGSTOP)', point, pass: passes, ...where })}\n`);
+    process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: 'fault point: stopping this process (SIGSTOP)', point, pass: passes, partition })}\n`);
     process.kill(process.pid, 'SIGSTOP');
   }
 }

@@ -108,7 +108,7 @@ export class ExactlyOnceDelivery implements Delivery {
       for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await sendChecked((batch) => transaction.sendBatch(batch), call, this.context.partitioning);
       const offsets = [{ topic: this.context.inputTopic, partitions: [{ partition, offset: String(nextOffset) }] }];
       await transaction.sendOffsets({ consumerGroupId: this.context.groupId, topics: offsets });
-      faultPoint('before-commit', { partition });
+      faultPoint('before-commit', partition);
       await transaction.commit();
     } catch (error) {
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);

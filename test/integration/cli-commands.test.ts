@@ -16,13 +16,7 @@ import { defaultWorkflowSummaryOptions, summarize, summaryKey } from '../../proc
 import { workflowSummarySchema } from '../../schemas/generated/workflow-summary.js';
 
 const connection = testConnection();
-const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
-const created: string[] = [];
-cleanups.push(async () => {
-  const existing = new Set(await admin.listTopics());
-  const topics = created.filter((t) => existing.has(t));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-});
+const { kafka, admin, registry, cleanups, created } = kafkaTestbed(connection);
 
 async function topicConfigs(topics: string[]) {
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics });

@@ -13,26 +13,13 @@ import { cliArgs, cliRoot, runCli } from '../support/cli.js';
 import { createTopic, event, kafkaTestbed } from '../support/kit-helpers.js';
 import { resourceEventSchema } from '../../schemas/generated/resource-event.js';
 import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
+import type { PrintedRecord } from '../../cli/record-format.js';
 
 const connection = testConnection();
-const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
-const created: string[] = [];
-cleanups.push(async () => {
-  const existing = new Set(await admin.listTopics());
-  const topics = created.filter((t) => existing.has(t));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-});
+const { kafka, admin, registry, cleanups, created } = kafkaTestbed(connection);
 
-interface JsonRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestamp: string;
-  key: string | null;
-  headers: Record<string, string>;
-  schemaId: number | null;
-  value: { name: string; labels: Record<string, string> } & Record<string, unknown>;
-}
+/** A record as `subscribe -o json` prints it, with the value of a ResourceEvent. */
+type JsonRecord = Omit<PrintedRecord, 'value'> & { value: { name: string; labels: Record<string, string> } & Record<string, unknown> };
 
 const base = uniqueName('cli-sub');
 const topic = `${base}.raw`;

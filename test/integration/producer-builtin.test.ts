@@ -15,11 +15,11 @@ import { freePort } from '../../stack/processes.js';
 import { LocalStack } from '../../stack/stack.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
-import { loadProducerConfig, type ProducerConfig } from '../../producer/config.js';
+import type { ProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';
 import { quietLogger, readTopicToEnd } from '../support/kit-helpers.js';
 import { childProducerEnv, RawReader, spawnProducer } from '../support/producer.js';
-import { testConnection, uniqueName } from '../support/services.js';
+import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
 const kc = new KubeConfig();
@@ -106,22 +106,7 @@ const builtins: Builtin[] = [
 ];
 
 function configFor(ns: string, builtin: Pick<Builtin, 'group' | 'version' | 'resource'>): ProducerConfig {
-  const id = uniqueName('pb');
-  return loadProducerConfig({
-    env: { KAFKA_BROKERS: connection.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl, KUBECONFIG: process.env.KUBECONFIG },
-    flags: {
-      group: builtin.group || 'core',
-      version: builtin.version,
-      resource: builtin.resource,
-      namespaces: ns,
-      topic: `${id}.raw`,
-      stateTopic: `${id}.state`,
-      stream: id,
-      instanceId: `${id}-a`,
-      httpPort: -1,
-      cluster: 'test',
-    },
-  });
+  return testProducerConfig(ns, { prefix: 'pb', flags: { group: builtin.group || 'core', version: builtin.version, resource: builtin.resource } });
 }
 
 /** A new namespace; with its `default` ServiceAccount when Pods are to be created there (ServiceAccount admission). */

@@ -9,10 +9,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator } from '../../stack/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
-import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';
 import { operationsOf, RawReader } from '../support/producer.js';
-import { testConnection, uniqueName } from '../support/services.js';
+import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
 const kc = new KubeConfig();
@@ -52,11 +51,7 @@ function nodes(workflow: string, count: number, message: () => string): Record<s
 
 test('objects over 1 MiB: whole when they compress under the limit, trimmed of status.nodes otherwise, never dropped', { timeout: 90_000 }, async () => {
   const ns = uniqueName('big');
-  const id = uniqueName('big-s');
-  const config = loadProducerConfig({
-    env: { KAFKA_BROKERS: connection.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl, KUBECONFIG: process.env.KUBECONFIG },
-    flags: { namespaces: ns, topic: `${id}.raw`, stateTopic: `${id}.state`, stream: id, instanceId: id, httpPort: -1, cluster: 'test' },
-  });
+  const config = testProducerConfig(ns, { prefix: 'big-s' });
   const producer = await startProducer(config, logger);
   stops.push(() => producer.stop());
   await producer.whenWatching();

@@ -20,12 +20,12 @@ import { ArgoSimulator, bareWorkflow, ensureNamespace } from '../../stack/argo-s
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { ConfigError } from '../../lib/config.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
-import { loadProducerConfig, type ProducerConfig } from '../../producer/config.js';
+import type { ProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';
 import { ensureChartTools, helmTemplate, parseManifests } from '../support/chart.js';
 import { quietLogger, readTopicToEnd } from '../support/kit-helpers.js';
 import { childProducerEnv, RawReader, spawnProducer, type ChildProducer } from '../support/producer.js';
-import { testConnection, uniqueName } from '../support/services.js';
+import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
 const admin = new KubeConfig();
@@ -95,11 +95,7 @@ after(async () => {
 });
 
 function configFor(ns: string, kubeconfig: string, resource: { group?: string; version?: string; resource?: string } = {}): ProducerConfig {
-  const id = uniqueName('pr');
-  return loadProducerConfig({
-    env: { KAFKA_BROKERS: connection.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl, KUBECONFIG: kubeconfig },
-    flags: { namespaces: ns, topic: `${id}.raw`, stateTopic: `${id}.state`, stream: id, instanceId: `${id}-a`, httpPort: -1, cluster: 'test', ...resource },
-  });
+  return testProducerConfig(ns, { prefix: 'pr', kubeconfig, flags: resource });
 }
 
 /** The error a start of the producer fails with; a producer that starts is stopped, and the test fails. */

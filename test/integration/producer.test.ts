@@ -13,10 +13,10 @@ import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { ConfigError } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { changeId } from '../../lib/raw-event.js';
-import { loadProducerConfig, type ProducerConfig } from '../../producer/config.js';
+import type { ProducerConfig } from '../../producer/config.js';
 import { startProducer, type ProducerHandle } from '../../producer/service.js';
 import { operationsOf, RawReader } from '../support/producer.js';
-import { testConnection, uniqueName } from '../support/services.js';
+import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
 const kc = new KubeConfig();
@@ -33,22 +33,7 @@ after(async () => {
   for (const step of cleanup.reverse()) await step().catch(() => undefined);
 });
 
-function configFor(ns: string, extra: Record<string, unknown> = {}): ProducerConfig {
-  const id = uniqueName('p');
-  return loadProducerConfig({
-    env: { KAFKA_BROKERS: connection.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl, KUBECONFIG: process.env.KUBECONFIG },
-    flags: {
-      namespaces: ns,
-      topic: `${id}.raw`,
-      stateTopic: `${id}.state`,
-      stream: id,
-      instanceId: `${id}-a`,
-      httpPort: -1,
-      cluster: 'test',
-      ...extra,
-    },
-  });
-}
+const configFor = (ns: string, flags: Record<string, unknown> = {}): ProducerConfig => testProducerConfig(ns, { flags });
 
 async function start(config: ProducerConfig): Promise<{ producer: ProducerHandle; reader: RawReader; stop: () => Promise<void> }> {
   const producer = await startProducer(config, logger);

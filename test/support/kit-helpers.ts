@@ -60,12 +60,20 @@ export function kafkaTestbed(connection: ConnectionConfig) {
   const admin = kafka.admin();
   const registry = testRegistry(connection);
   const cleanups: Array<() => Promise<unknown>> = [];
+  /** Topics the tests made: deleted at the end, those that exist. */
+  const created: string[] = [];
+  cleanups.push(async () => {
+    if (created.length === 0) return;
+    const existing = new Set(await admin.listTopics());
+    const topics = created.filter((t) => existing.has(t));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  });
   before(() => admin.connect());
   after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     await admin.disconnect();
   });
-  return { kafka, admin, registry, cleanups };
+  return { kafka, admin, registry, cleanups, created };
 }
 
 export async function createTopic(admin: Admin, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
