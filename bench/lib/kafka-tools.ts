@@ -1,32 +1,17 @@
 // Kafka's own ProducerPerformance and ConsumerPerformance (org.apache.kafka.tools, from the same
 // jars as the embedded broker, stack/kafka.ts kafkaToolCommand): the machine's ceiling for
 // writing and reading the same records on the same broker.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kafkaToolCommand } from '../../stack/kafka.js';
 import type { BenchContext } from './context.js';
+import { runCommand } from '../../test/support/cli.js';
 
 const MiB = 1024 * 1024;
 
 function runTool(ctx: BenchContext, mainClass: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; code: number | null }> {
   const spec = kafkaToolCommand(ctx.stackContext, mainClass, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(spec.command, spec.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...spec.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${mainClass} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code });
-    });
-  });
+  return runCommand(spec.command, spec.args, { env: { ...process.env, ...spec.env }, timeoutMs });
 }
 
 export interface ToolResult {

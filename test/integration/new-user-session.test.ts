@@ -5,12 +5,11 @@
 // named in the environment, --external. Each step's time is written to the test log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { demoWorkflows } from '../../cli/demo.js';
-import { cliRoot } from '../support/cli.js';
+import { cliRoot, runCommand } from '../support/cli.js';
 import { ensureNodeLts, NODE_LTS_VERSION } from '../support/node-lts.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
@@ -23,25 +22,12 @@ interface Step {
   seconds: number;
 }
 
-function step(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Step> {
+async function step(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Step> {
   const began = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish in ${timeoutMs / 1000} s:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const seconds = (Date.now() - began) / 1000;
-      process.stderr.write(`[new-user session] ${command} ${args.join(' ')}: ${seconds.toFixed(1)} s\n`);
-      resolve({ code, stdout, stderr, seconds });
-    });
-  });
+  const result = await runCommand(command, args, { cwd, env, timeoutMs });
+  const seconds = (Date.now() - began) / 1000;
+  process.stderr.write(`[new-user session] ${command} ${args.join(' ')}: ${seconds.toFixed(1)} s\n`);
+  return { ...result, seconds };
 }
 
 test(`the README's new-user session passes on Node ${NODE_LTS_VERSION}`, { timeout: 900_000 }, async () => {
