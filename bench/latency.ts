@@ -73,8 +73,12 @@ export interface RateResult {
   beforeProduceMs: ReturnType<typeof summarize>;
   /** …and the rest: the producer's produce and commit, the processor, the subscriber's read. */
   afterProduceMs: ReturnType<typeof summarize>;
-  /** The slowest changes of the run: [pipeline ms, before produce ms, after produce ms]. */
-  slowest: Array<[number, number, number]>;
+  /** The rest split where the raw record became readable (read_committed, by the same subscriber): the producer's produce and commit… */
+  rawReadableMs: ReturnType<typeof summarize>;
+  /** …and the processor's part: its fetch, task and transaction, and the summary's read. */
+  processorMs: ReturnType<typeof summarize>;
+  /** The slowest changes of the run: [pipeline, before produce, produce → raw readable, raw readable → summary readable] ms. */
+  slowest: Array<[number, number, number, number]>;
   /** The API server's response time to the write. */
   writeMs: ReturnType<typeof summarize>;
   /** Event-loop delay of the bench process (the writer) over the run, ms. */
@@ -117,8 +121,11 @@ interface Pipeline {
   pending: Map<string, number>;
   latencies: number[];
   pipeline: number[];
-  /** [pipeline ms, before produce ms, after produce ms] of each change. */
-  split: Array<[number, number, number]>;
+  rawTopic: string;
+  /** When each raw record (key|timestamp) became readable. */
+  rawReadAt: Map<string, number>;
+  /** [pipeline, before produce, produce → raw readable, raw readable → summary readable] ms of each change. */
+  split: Array<[number, number, number, number]>;
   seenKeys: Set<string>;
   names: string[];
   cursor: number;
@@ -191,7 +198,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       },
       { label: `${tag}.producer`, env },
     );
-    return { retry, tag, namespace: `bench-${ctx.runId}-${tag}`, producer, summaryTopic: ctx.topic(`${tag}.summary`), pending: new Map(), latencies: [], pipeline: [], split: [], seenKeys: new Set(), names: [], cursor: 0 };
+    return { retry, tag, namespace: `bench-${ctx.runId}-${tag}`, producer, summaryTopic: ctx.topic(`${tag}.summary`), rawTopic: ctx.topic(`${tag}.raw`), rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], seenKeys: new Set(), names: [], cursor: 0 };
   });
   const [main, reference] = pipelines as [Pipeline, Pipeline];
   let subscriber: BenchChild | undefined;
@@ -205,9 +212,17 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       );
     }
     await Promise.all(pipelines.map((p) => p.processor!.wait('ready', 120_000)));
-    const sub = ctx.spawnChild('subscriber', { topics: pipelines.map((p) => p.summaryTopic), groupId: `bench.${ctx.runId}.lat.sub` }, { label: 'lat.subscriber' });
+    const sub = ctx.spawnChild('subscriber', { topics: pipelines.map((p) => p.summaryTopic), rawTopics: pipelines.map((p) => p.rawTopic), groupId: `bench.${ctx.runId}.lat.sub` }, { label: 'lat.subscriber' });
     subscriber = sub;
     sub.onEvent((e) => {
+      if (e.event === 'raw') {
+        const p = pipelines.find((x) => x.rawTopic === e.topic);
+        // The raw key is `<resource>.<group>/<namespace>/<name>`; the summary's `<namespace>/<name>`.
+        const rawKey = String(e.key);
+        const id = `${rawKey.slice(rawKey.indexOf('/') + 1)}|${String(e.timestamp)}`;
+        if (p && !p.rawReadAt.has(id)) p.rawReadAt.set(id, Number(e.at));
+        return;
+      }
       if (e.event !== 'record') return;
       const p = pipelines.find((x) => x.summaryTopic === e.topic);
       if (!p) return;
@@ -221,9 +236,11 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         p.latencies.push(at - t0);
         const observedAt = Number(e.observedAt);
         const timestamp = Number(e.timestamp);
+        const rawAt = p.rawReadAt.get(`${key}|${timestamp}`);
+        p.rawReadAt.delete(`${key}|${timestamp}`);
         if (Number.isFinite(observedAt)) {
           p.pipeline.push(at - observedAt);
-          p.split.push([at - observedAt, timestamp - observedAt, at - timestamp]);
+          p.split.push([at - observedAt, timestamp - observedAt, rawAt === undefined ? NaN : rawAt - timestamp, rawAt === undefined ? NaN : at - rawAt]);
         }
       }
     });
@@ -249,6 +266,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       p.pipeline.length = 0;
       p.split.length = 0;
       p.pending.clear();
+      p.rawReadAt.clear();
       const before = await snapshot(p);
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
@@ -317,7 +335,9 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         pipelineMs: pipe,
         pipelineP99OverP50: round(pipe.p99 / pipe.p50, 2),
         beforeProduceMs: summarize(p.split.map((x) => x[1])),
-        afterProduceMs: summarize(p.split.map((x) => x[2])),
+        afterProduceMs: summarize(p.split.map((x) => x[0] - x[1])),
+        rawReadableMs: summarize(p.split.map((x) => x[2]).filter(Number.isFinite)),
+        processorMs: summarize(p.split.map((x) => x[3]).filter(Number.isFinite)),
         slowest: [...p.split].sort((a, b) => b[0] - a[0]).slice(0, 5),
         writeMs: summarize(writeTimes),
         benchLoopDelayMs: { p50: round(loop.percentile(50) / 1e6, 1), p99: round(loop.percentile(99) / 1e6, 1), max: round(loop.max / 1e6, 1) },
@@ -329,7 +349,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       ctx.log(
         `latency [${p.retry}]: ${rate}/s target → ${result.writtenPerSec}/s written (${skipped} not sent on time), ${p.latencies.length}/${written} summaries; ` +
           `producer→summary p50 ${pipe.p50} ms, p99 ${pipe.p99} ms (×${result.pipelineP99OverP50}); end to end p50 ${lat.p50} ms, p99 ${lat.p99} ms (write p50 ${result.writeMs.p50} ms); ` +
-          `split at the produce request: before p50 ${result.beforeProduceMs.p50} / p99 ${result.beforeProduceMs.p99} ms, after p50 ${result.afterProduceMs.p50} / p99 ${result.afterProduceMs.p99} ms; slowest ${result.slowest.map((x) => x.join('/')).join(' ')}; bench event loop delay p99 ${result.benchLoopDelayMs.p99} ms, max ${result.benchLoopDelayMs.max} ms; ` +
+          `split at the produce request: before p50 ${result.beforeProduceMs.p50} / p99 ${result.beforeProduceMs.p99} ms, after p50 ${result.afterProduceMs.p50} / p99 ${result.afterProduceMs.p99} ms (raw readable p50 ${result.rawReadableMs.p50} / p99 ${result.rawReadableMs.p99}, then summary p50 ${result.processorMs.p50} / p99 ${result.processorMs.p99}); slowest ${result.slowest.map((x) => x.join('/')).join(' ')}; bench event loop delay p99 ${result.benchLoopDelayMs.p99} ms, max ${result.benchLoopDelayMs.max} ms; ` +
           `CONCURRENT_TRANSACTIONS: producer ${result.producerTxns.concurrentTransactions} in ${result.producerTxns.transactions} transactions (mean ${result.producerTxns.meanTxnMs} ms, busy ${result.producerTxns.busyShare}), ` +
           `processor ${result.processorTxns.concurrentTransactions} in ${result.processorTxns.transactions} (mean ${result.processorTxns.meanTxnMs} ms, busy ${result.processorTxns.busyShare})` +
           `${result.keepsUp ? '' : ' — does not keep up'}`,

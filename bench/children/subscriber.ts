@@ -5,12 +5,15 @@
 //   {"event":"record", topic, key, progress, observedAt, timestamp, at}   each summary: its
 //        key, status progress and source.observedAt, the record's Kafka timestamp (a
 //        processor's output carries its input's) and when its fetch was handed over (at)
+//   {"event":"raw", topic, key, timestamp, at}   each record of the raw topics (BENCH_SPEC.rawTopics),
+//        not decoded: when the producer's commit made it readable
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../lib/kafka/client.js';
 import { sleep } from '../../lib/async.js';
 
-const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as { topics: string[]; groupId: string };
+const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as { topics: string[]; rawTopics?: string[]; groupId: string };
+const rawTopics = new Set(spec.rawTopics ?? []);
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ at: Date.now(), ...event })}\n`);
 const kafka = kafkaClient({ clientId: `bench-subscriber-${process.pid}`, brokers: (process.env.KAFKA_BROKERS ?? '').split(','), logLevel: logLevel.WARN });
 const registry = new SchemaRegistry({ host: process.env.SCHEMA_REGISTRY_URL! });
@@ -22,7 +25,7 @@ await admin.connect();
 const deadline = Date.now() + 60_000;
 for (;;) {
   const existing = new Set(await admin.listTopics());
-  if (spec.topics.every((t) => existing.has(t))) break;
+  if ([...spec.topics, ...rawTopics].every((t) => existing.has(t))) break;
   if (Date.now() > deadline) throw new Error(`topics ${spec.topics.join(', ')} did not appear`);
   await sleep(200);
 }
@@ -35,10 +38,15 @@ consumer.on(consumer.events.GROUP_JOIN, () => {
   }
 });
 await consumer.connect();
-await consumer.subscribe({ topics: spec.topics, fromBeginning: true });
+await consumer.subscribe({ topics: [...spec.topics, ...rawTopics], fromBeginning: true });
 await consumer.run({
   eachBatch: async ({ batch }) => {
     const at = Date.now();
+    if (rawTopics.has(batch.topic)) {
+      // Not decoded: the key and the producer's timestamp (which the summary carries) identify it.
+      for (const message of batch.messages) if (message.key) say({ event: 'raw', topic: batch.topic, key: message.key.toString(), timestamp: Number(message.timestamp), at });
+      return;
+    }
     for (const message of batch.messages) {
       if (!message.value || !message.key) continue;
       const value = (await registry.decode(message.value)) as { progress?: unknown; source?: { observedAt?: unknown } };
