@@ -16,7 +16,7 @@ import type { ChangeItem, QueueItem } from './queue.js';
 import { stateKeys, type Checkpoint, type IndexEntry, type LeaderMarker } from './state.js';
 import { trimmedVersions } from './trim.js';
 import { faultPoint } from '../lib/fault-point.js';
-import { checkAcknowledged, perPartition, type Partitioning } from '../lib/kafka/partitioning.js';
+import { sendPartitioned, type Partitioning } from '../lib/kafka/partitioning.js';
 
 /** Record framing (offset delta, lengths, attributes) and a share of the batch header. */
 const recordOverhead = 128;
@@ -45,6 +45,15 @@ export interface PublisherOptions {
   logger: Logger;
   /** Fixes every record's partition before a send and checks its acknowledgement after (lib/kafka/partitioning.ts). */
   partitioning: Partitioning;
+  /** The producer's transactional id: a transaction's partitions are announced under it (lib/kafka/transaction-partitions.ts). */
+  transactionalId: string;
+}
+
+/** Records of one topic for one produce call. */
+interface TopicSend {
+  topic: string;
+  messages: Message[];
+  compress: boolean;
 }
 
 function headerBytes(headers: Record<string, string>): number {
@@ -118,17 +127,16 @@ export class Publisher {
     return this.queue.run(work);
   }
 
-  private async transaction(build: (send: (topic: string, messages: Message[], compress: boolean) => Promise<void>) => Promise<void>): Promise<void> {
+  private async transaction(sends: TopicSend[]): Promise<void> {
     const began = process.hrtime.bigint();
     const txn = await this.producer.transaction();
     try {
-      await build(async (topic, messages, compress) => {
-        // One kafkajs send per partition, checked (lib/kafka/partitioning.ts).
-        const compression = compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-        for (const part of perPartition(await this.options.partitioning.assign([{ topic, messages }]))) {
-          checkAcknowledged([part], await txn.send({ topic, messages: part.messages, compression }));
-        }
-      });
+      // One kafkajs send per partition, checked; the partitions added in one request (lib/kafka/partitioning.ts).
+      const calls = sends.map(({ topic, messages, compress }) => ({
+        topicMessages: [{ topic, messages }],
+        compression: compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+      }));
+      await sendPartitioned(calls, this.options.partitioning, (part, compression) => txn.send({ topic: part.topic, messages: part.messages, compression }), this.options.transactionalId);
       faultPoint('before-commit');
       await txn.commit();
       this.options.metrics.transactions.inc({ outcome: 'committed' });
@@ -142,11 +150,7 @@ export class Publisher {
 
   /** Commits the leader marker that a state read stops at. */
   commitMarker(marker: LeaderMarker): Promise<void> {
-    return this.serialized(() =>
-      this.transaction(async (send) => {
-        await send(this.options.stateTopic, [{ key: stateKeys.leader(this.options.stream), value: JSON.stringify(marker) }], false);
-      }),
-    );
+    return this.serialized(() => this.transaction([{ topic: this.options.stateTopic, messages: [{ key: stateKeys.leader(this.options.stream), value: JSON.stringify(marker) }], compress: false }]));
   }
 
   /** Publishes a batch in one transaction; resolves once Kafka acknowledged the commit. */
@@ -194,11 +198,11 @@ export class Publisher {
       state.push({ key: stateKeys.checkpoint(stream, scope), value: JSON.stringify(checkpoint) });
     }
     if (raw.length === 0 && state.length === 0) return { checkpoints, published: 0 };
-    await this.transaction(async (send) => {
-      for (const chunk of chunkRecords(raw, this.options.maxRecordBytes)) await send(this.options.topic, chunk, true);
-      const stateRecords = state.map((message) => ({ message, bytes: (message.key?.length ?? 0) + (message.value?.length ?? 0) + recordOverhead }));
-      for (const chunk of chunkRecords(stateRecords, this.options.maxRecordBytes)) await send(this.options.stateTopic, chunk, false);
-    });
+    const stateRecords = state.map((message) => ({ message, bytes: (message.key?.length ?? 0) + (message.value?.length ?? 0) + recordOverhead }));
+    await this.transaction([
+      ...chunkRecords(raw, this.options.maxRecordBytes).map((messages) => ({ topic: this.options.topic, messages, compress: true })),
+      ...chunkRecords(stateRecords, this.options.maxRecordBytes).map((messages) => ({ topic: this.options.stateTopic, messages, compress: false })),
+    ]);
     const acked = Date.now();
     let bytes = 0;
     for (const record of raw) bytes += (record.message.value as Buffer).length;

@@ -118,6 +118,7 @@ export class Session {
         schemaId: this.deps.schemaId,
         metrics,
         logger,
+        transactionalId: ids.transactionalId,
         partitioning: new Partitioning(async (topics) => {
           const admin = kafka.admin();
           await admin.connect();

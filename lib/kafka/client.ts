@@ -1,6 +1,6 @@
 // Every kafkajs client in kubetrail is made here, services, CLI, tests and benchmarks alike, so
 // the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry, the
-// coordinator cache and the negative-timeout fix) are installed in exactly one place, before the first client exists. kafkajs
+// coordinator cache, the negative-timeout fix and one AddPartitionsToTxn per transaction) are installed in exactly one place, before the first client exists. kafkajs
 // is pinned exactly (package.json) because the patches reach into its internals.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -16,6 +16,7 @@ import { installReadCommittedFix } from './read-committed-fix.js';
 import { installConcurrentTransactionsRetry } from './concurrent-transactions.js';
 import { installCoordinatorCache } from './coordinator-cache.js';
 import { installNegativeTimeoutFix } from './negative-timeout-fix.js';
+import { installTransactionPartitionCoalescing } from './transaction-partitions.js';
 
 /** A kafkajs client with kubetrail's patches installed. */
 export function kafkaClient(config: KafkaConfig): Kafka {
@@ -23,6 +24,8 @@ export function kafkaClient(config: KafkaConfig): Kafka {
   installConcurrentTransactionsRetry();
   installCoordinatorCache();
   installNegativeTimeoutFix();
+  // After the CONCURRENT_TRANSACTIONS retry, so the one request it makes is retried quickly too.
+  installTransactionPartitionCoalescing();
   return new Kafka(config);
 }
 

@@ -18,7 +18,8 @@
 // and the broker appends it twice in one transaction (seen with a broker stalled by SIGSTOP:
 // stalled-broker). So one kafkajs send carries one partition: it has one leader per attempt, and
 // neither race can happen. The sends of a transaction run one after the other.
-import { Partitioners, type Admin, type Message, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import { Partitioners, type Admin, type CompressionTypes, type Message, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import { announceTransactionPartitions } from './transaction-partitions.js';
 
 /** A send resolved without an acknowledgement for a partition it had records for: nothing of it may count. */
 export class PartitionsNotAcknowledged extends Error {
@@ -89,4 +90,27 @@ export function checkAcknowledged(sent: TopicMessages[], results: RecordMetadata
   const missing = new Set<string>();
   for (const { topic, messages } of sent) for (const m of messages) if (!acknowledged.has(`${topic}-${m.partition}`)) missing.add(`${topic}-${m.partition}`);
   if (missing.size > 0) throw new PartitionsNotAcknowledged([...missing].sort());
+}
+
+/** One produce call: messages under the broker's batch limit, and how they are compressed. */
+export interface ProduceCall {
+  topicMessages: TopicMessages[];
+  compression: CompressionTypes;
+}
+
+/**
+ * Sends produce calls as one kafkajs send per (topic, partition), in order, each checked. Every
+ * partition is fixed before the first send; in a transaction (`transactionalId`) they are then
+ * announced, so the transaction adds them all in one AddPartitionsToTxn (transaction-partitions.ts).
+ */
+export async function sendPartitioned(
+  calls: ProduceCall[],
+  partitioning: Partitioning,
+  send: (part: TopicMessages, compression: CompressionTypes) => Promise<RecordMetadata[]>,
+  transactionalId?: string,
+): Promise<void> {
+  const assigned: Array<{ parts: TopicMessages[]; compression: CompressionTypes }> = [];
+  for (const call of calls) assigned.push({ parts: perPartition(await partitioning.assign(call.topicMessages)), compression: call.compression });
+  if (transactionalId !== undefined) announceTransactionPartitions(transactionalId, assigned.flatMap((a) => a.parts));
+  for (const { parts, compression } of assigned) for (const part of parts) checkAcknowledged([part], await send(part, compression));
 }

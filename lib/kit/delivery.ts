@@ -12,16 +12,16 @@
 //
 // At least once: one idempotent producer; a batch is sent and acknowledged, then the input offset
 // is committed. A crash between the two repeats the batch.
-import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
 import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
 import { faultPoint } from '../fault-point.js';
-import { checkAcknowledged, perPartition, type Partitioning } from '../kafka/partitioning.js';
+import { sendPartitioned, type Partitioning, type ProduceCall } from '../kafka/partitioning.js';
 
 /** Sends of more bytes than this are gzipped: large records reach the broker (and readers) small; small sends skip the CPU. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
 
 /** The produce calls of a batch: parts under the broker's batch limit, each gzipped when large. */
-export function produceCalls(topicMessages: TopicMessages[], maxBatchBytes: number): Array<{ topicMessages: TopicMessages[]; compression: CompressionTypes }> {
+export function produceCalls(topicMessages: TopicMessages[], maxBatchBytes: number): ProduceCall[] {
   return splitTopicMessages(topicMessages, maxBatchBytes).map((part) => {
     const bytes = part.reduce((n, t) => n + t.messages.reduce((m, message) => m + messageBytes(message), 0), 0);
     return { topicMessages: part, compression: bytes > COMPRESS_ABOVE_BYTES ? CompressionTypes.GZIP : CompressionTypes.None };
@@ -55,17 +55,6 @@ export interface DeliveryContext {
   partitioning: Partitioning;
 }
 
-/** One produce call as one kafkajs send per partition, partitioned by us and checked (lib/kafka/partitioning.ts). */
-async function sendChecked(
-  sendBatch: (batch: { topicMessages: TopicMessages[]; compression: CompressionTypes; acks: number }) => Promise<RecordMetadata[]>,
-  call: { topicMessages: TopicMessages[]; compression: CompressionTypes },
-  partitioning: Partitioning,
-): Promise<void> {
-  for (const part of perPartition(await partitioning.assign(call.topicMessages))) {
-    checkAcknowledged([part], await sendBatch({ ...call, topicMessages: [part], acks: -1 }));
-  }
-}
-
 /** Committed offset of a partition in a group, or -1. */
 async function committedOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<number> {
   const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -77,6 +66,10 @@ export class ExactlyOnceDelivery implements Delivery {
   readonly mode = 'exactly-once' as const;
   private readonly producers = new Map<number, Producer>();
 
+  private transactionalId(partition: number): string {
+    return `${this.context.groupId}-${this.context.inputTopic}-${partition}`;
+  }
+
   constructor(private readonly context: DeliveryContext) {}
 
   async start(): Promise<void> {}
@@ -85,7 +78,7 @@ export class ExactlyOnceDelivery implements Delivery {
     const { kafka, admin, groupId, inputTopic } = this.context;
     await this.close(partition);
     const producer = kafka.producer({
-      transactionalId: `${groupId}-${inputTopic}-${partition}`,
+      transactionalId: this.transactionalId(partition),
       maxInFlightRequests: 1,
       transactionTimeout: this.context.transactionTimeoutMs,
       allowAutoTopicCreation: false,
@@ -105,7 +98,8 @@ export class ExactlyOnceDelivery implements Delivery {
     if (!producer) throw new Error(`partition ${partition} is not open`);
     const transaction = await producer.transaction();
     try {
-      for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await sendChecked((batch) => transaction.sendBatch(batch), call, this.context.partitioning);
+      const calls = produceCalls(topicMessages, this.context.maxBatchBytes);
+      await sendPartitioned(calls, this.context.partitioning, (part, compression) => transaction.sendBatch({ topicMessages: [part], compression, acks: -1 }), this.transactionalId(partition));
       const offsets = [{ topic: this.context.inputTopic, partitions: [{ partition, offset: String(nextOffset) }] }];
       await transaction.sendOffsets({ consumerGroupId: this.context.groupId, topics: offsets });
       faultPoint('before-commit', partition);
@@ -158,7 +152,7 @@ export class AtLeastOnceDelivery implements Delivery {
   }
 
   async send(partition: number, topicMessages: TopicMessages[], nextOffset: number): Promise<void> {
-    for (const call of produceCalls(topicMessages, this.context.maxBatchBytes)) await sendChecked((batch) => this.producer.sendBatch(batch), call, this.context.partitioning);
+    await sendPartitioned(produceCalls(topicMessages, this.context.maxBatchBytes), this.context.partitioning, (part, compression) => this.producer.sendBatch({ topicMessages: [part], compression, acks: -1 }));
     await this.commitOffset(partition, nextOffset);
   }
 

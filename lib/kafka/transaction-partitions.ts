@@ -1,0 +1,126 @@
+// One AddPartitionsToTxn per transaction. kafkajs adds a send's partitions to the transaction
+// right before that send, so with one send per partition (partitioning.ts) a transaction that
+// writes N partitions paid N round trips on the transaction coordinator, each one between two
+// produce requests: the producer's raw + state transaction made two, a processor's output +
+// changelog transaction two. Every round trip is one more wait for the broker and the client to
+// be scheduled, on a busy machine the stuff of the latency tail.
+//
+// The caller announces the partitions of the transaction it is about to send
+// (announceTransactionPartitions, after fixing every record's partition). The transaction's first
+// AddPartitionsToTxn then carries all of them, and later ones for partitions already added in the
+// same transaction are answered here without a request. Kafka would answer them with success
+// anyway: adding a partition twice is a no-op. What ends a transaction (EndTxn) or starts a new
+// producer epoch forgets the additions, so nothing carries over to the next transaction.
+import { createRequire } from 'node:module';
+import type { TopicMessages } from 'kafkajs';
+
+const require = createRequire(import.meta.url);
+
+/** What kafkajs' Broker#addPartitionsToTxn is called with (src/broker/index.js). */
+export interface AddPartitionsRequest {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  topics: Array<{ topic: string; partitions: number[] }>;
+}
+
+interface Announced {
+  /** Partitions announced and not yet added. */
+  pending: Map<string, Set<number>>;
+  /** `topic\0partition` added in the transaction of producerId/producerEpoch. */
+  added: Set<string>;
+  producerId?: number;
+  producerEpoch?: number;
+}
+
+const announced = new Map<string, Announced>();
+const counts = { requests: 0, answeredHere: 0 };
+
+const keyOf = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/** AddPartitionsToTxn requests sent, and calls answered here because their partitions were already added. */
+export function transactionPartitionStats(): { requests: number; answeredHere: number } {
+  return { ...counts };
+}
+
+/** The partitions the transaction now open on `transactionalId` will write: every message must carry its partition. */
+export function announceTransactionPartitions(transactionalId: string, sends: TopicMessages[]): void {
+  const pending = new Map<string, Set<number>>();
+  for (const { topic, messages } of sends) {
+    for (const message of messages) {
+      if (message.partition === undefined) throw new Error(`announceTransactionPartitions: a message for '${topic}' has no partition (assign partitions first)`);
+      const set = pending.get(topic) ?? new Set<number>();
+      set.add(message.partition);
+      pending.set(topic, set);
+    }
+  }
+  announced.set(transactionalId, { pending, added: new Set() });
+}
+
+/** Forgets what was announced or added for `transactionalId` (its transaction ended). */
+export function forgetTransactionPartitions(transactionalId: string): void {
+  announced.delete(transactionalId);
+}
+
+/** Broker#addPartitionsToTxn with the announced partitions merged in; `send` makes the request. */
+export async function coalescedAddPartitions<T>(request: AddPartitionsRequest, send: (request: AddPartitionsRequest) => Promise<T>): Promise<T | { throttleTime: number; errors: [] }> {
+  const entry = announced.get(request.transactionalId);
+  if (!entry) {
+    counts.requests++;
+    return send(request);
+  }
+  // The first request after the announcement claims it for its producer id and epoch; another
+  // producer of the same transactional id (a fenced or a fencing one) passes through untouched.
+  const claimed = entry.producerId !== undefined;
+  if (claimed && (entry.producerId !== request.producerId || entry.producerEpoch !== request.producerEpoch)) {
+    counts.requests++;
+    return send(request);
+  }
+  if (claimed && request.topics.every(({ topic, partitions }) => partitions.every((p) => entry.added.has(keyOf(topic, p))))) {
+    counts.answeredHere++;
+    return { throttleTime: 0, errors: [] };
+  }
+  const merged = new Map<string, Set<number>>();
+  for (const [topic, partitions] of entry.pending) merged.set(topic, new Set(partitions));
+  for (const { topic, partitions } of request.topics) {
+    const set = merged.get(topic) ?? new Set<number>();
+    for (const p of partitions) set.add(p);
+    merged.set(topic, set);
+  }
+  for (const [topic, set] of merged) for (const p of set) if (entry.added.has(keyOf(topic, p))) set.delete(p);
+  const topics = [...merged].filter(([, set]) => set.size > 0).map(([topic, set]) => ({ topic, partitions: [...set].sort((a, b) => a - b) }));
+  counts.requests++;
+  const response = await send({ ...request, topics });
+  // Only a request that succeeded counts: a failed one is made again in full.
+  for (const { topic, partitions } of topics) for (const p of partitions) entry.added.add(keyOf(topic, p));
+  entry.pending.clear();
+  entry.producerId = request.producerId;
+  entry.producerEpoch = request.producerEpoch;
+  return response;
+}
+
+const PATCHED = Symbol.for('kubetrail.kafkajs.transactionPartitions');
+
+export function installTransactionPartitionCoalescing(): void {
+  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
+  const proto = Broker.prototype;
+  if (proto[PATCHED]) return;
+  const add = proto.addPartitionsToTxn;
+  const end = proto.endTxn;
+  const init = proto.initProducerId;
+  if (typeof add !== 'function' || typeof end !== 'function' || typeof init !== 'function') {
+    throw new Error('kafkajs internals changed: Broker#addPartitionsToTxn, #endTxn or #initProducerId not found (lib/kafka/transaction-partitions.ts needs kafkajs 2.2.4)');
+  }
+  proto.addPartitionsToTxn = function coalesced(this: unknown, request: AddPartitionsRequest): Promise<unknown> {
+    return coalescedAddPartitions(request, (r) => (add as (r: AddPartitionsRequest) => Promise<unknown>).call(this, r));
+  };
+  proto.endTxn = function ended(this: unknown, request: { transactionalId: string }): Promise<unknown> {
+    forgetTransactionPartitions(request.transactionalId);
+    return (end as (r: unknown) => Promise<unknown>).call(this, request);
+  };
+  proto.initProducerId = function initialised(this: unknown, request: { transactionalId?: string }): Promise<unknown> {
+    if (request?.transactionalId) forgetTransactionPartitions(request.transactionalId);
+    return (init as (r: unknown) => Promise<unknown>).call(this, request);
+  };
+  proto[PATCHED] = true;
+}
