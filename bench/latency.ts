@@ -11,8 +11,11 @@
 // Latency counts from the moment the write is sent, so it includes the API server's write; the
 // write's own response time is reported beside it. The pipeline's own part counts from the moment
 // the producer saw the change (the raw event's source.observedAt, carried into the summary) to the
-// summary read: producer + Kafka + processor. The issue suggests 200 changes/s; the API server
-// here takes far fewer writes of these objects.
+// summary read: producer + Kafka + processor. It is split where the producer's produce request
+// left (the raw record's timestamp, which the summary carries) and where the raw record became
+// readable (the subscriber reads the raw topics too, without decoding them), so a slow change
+// shows which of the producer's queue, the producer's transaction or the processor held it. The
+// issue suggests 200 changes/s; the API server here takes far fewer writes of these objects.
 //
 // Two pipelines run side by side, each with its own namespace, workflows, topics and subscriber:
 // kubetrail's (kafkajs patched to retry CONCURRENT_TRANSACTIONS after 2-50 ms,
