@@ -16,7 +16,7 @@ import type { ChangeItem, QueueItem } from './queue.js';
 import { stateKeys, type Checkpoint, type IndexEntry, type LeaderMarker } from './state.js';
 import { trimmedVersions } from './trim.js';
 import { faultPoint } from '../lib/fault-point.js';
-import { sendPartitioned, type Partitioning } from '../lib/kafka/partitioning.js';
+import { sendPartitioned, type Partitioning, type ProduceCall } from '../lib/kafka/partitioning.js';
 
 /** Record framing (offset delta, lengths, attributes) and a share of the batch header. */
 const recordOverhead = 128;
@@ -47,13 +47,6 @@ export interface PublisherOptions {
   partitioning: Partitioning;
   /** The producer's transactional id: a transaction's partitions are announced under it (lib/kafka/transaction-partitions.ts). */
   transactionalId: string;
-}
-
-/** Records of one topic for one produce call. */
-interface TopicSend {
-  topic: string;
-  messages: Message[];
-  compress: boolean;
 }
 
 function headerBytes(headers: Record<string, string>): number {
@@ -127,15 +120,16 @@ export class Publisher {
     return this.queue.run(work);
   }
 
-  private async transaction(sends: TopicSend[]): Promise<void> {
+  /** One produce call of `messages` to `topic`, gzipped when `compress` and the producer compresses. */
+  private call(topic: string, messages: Message[], compress: boolean): ProduceCall {
+    return { topicMessages: [{ topic, messages }], compression: compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None };
+  }
+
+  private async transaction(calls: ProduceCall[]): Promise<void> {
     const began = process.hrtime.bigint();
     const txn = await this.producer.transaction();
     try {
       // One kafkajs send per partition, checked; the partitions added in one request (lib/kafka/partitioning.ts).
-      const calls = sends.map(({ topic, messages, compress }) => ({
-        topicMessages: [{ topic, messages }],
-        compression: compress && this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-      }));
       await sendPartitioned(calls, this.options.partitioning, (part, compression) => txn.send({ topic: part.topic, messages: part.messages, compression }), this.options.transactionalId);
       faultPoint('before-commit');
       await txn.commit();
@@ -150,7 +144,7 @@ export class Publisher {
 
   /** Commits the leader marker that a state read stops at. */
   commitMarker(marker: LeaderMarker): Promise<void> {
-    return this.serialized(() => this.transaction([{ topic: this.options.stateTopic, messages: [{ key: stateKeys.leader(this.options.stream), value: JSON.stringify(marker) }], compress: false }]));
+    return this.serialized(() => this.transaction([this.call(this.options.stateTopic, [{ key: stateKeys.leader(this.options.stream), value: JSON.stringify(marker) }], false)]));
   }
 
   /** Publishes a batch in one transaction; resolves once Kafka acknowledged the commit. */
@@ -200,8 +194,8 @@ export class Publisher {
     if (raw.length === 0 && state.length === 0) return { checkpoints, published: 0 };
     const stateRecords = state.map((message) => ({ message, bytes: (message.key?.length ?? 0) + (message.value?.length ?? 0) + recordOverhead }));
     await this.transaction([
-      ...chunkRecords(raw, this.options.maxRecordBytes).map((messages) => ({ topic: this.options.topic, messages, compress: true })),
-      ...chunkRecords(stateRecords, this.options.maxRecordBytes).map((messages) => ({ topic: this.options.stateTopic, messages, compress: false })),
+      ...chunkRecords(raw, this.options.maxRecordBytes).map((messages) => this.call(this.options.topic, messages, true)),
+      ...chunkRecords(stateRecords, this.options.maxRecordBytes).map((messages) => this.call(this.options.stateTopic, messages, false)),
     ]);
     const acked = Date.now();
     let bytes = 0;

@@ -34,14 +34,8 @@ interface Announced {
 }
 
 const announced = new Map<string, Announced>();
-const counts = { requests: 0, answeredHere: 0 };
 
 const keyOf = (topic: string, partition: number) => `${topic}\0${partition}`;
-
-/** AddPartitionsToTxn requests sent, and calls answered here because their partitions were already added. */
-export function transactionPartitionStats(): { requests: number; answeredHere: number } {
-  return { ...counts };
-}
 
 /** The partitions the transaction now open on `transactionalId` will write: every message must carry its partition. */
 export function announceTransactionPartitions(transactionalId: string, sends: TopicMessages[]): void {
@@ -65,21 +59,12 @@ export function forgetTransactionPartitions(transactionalId: string): void {
 /** Broker#addPartitionsToTxn with the announced partitions merged in; `send` makes the request. */
 export async function coalescedAddPartitions<T>(request: AddPartitionsRequest, send: (request: AddPartitionsRequest) => Promise<T>): Promise<T | { throttleTime: number; errors: [] }> {
   const entry = announced.get(request.transactionalId);
-  if (!entry) {
-    counts.requests++;
-    return send(request);
-  }
+  if (!entry) return send(request);
   // The first request after the announcement claims it for its producer id and epoch; another
   // producer of the same transactional id (a fenced or a fencing one) passes through untouched.
   const claimed = entry.producerId !== undefined;
-  if (claimed && (entry.producerId !== request.producerId || entry.producerEpoch !== request.producerEpoch)) {
-    counts.requests++;
-    return send(request);
-  }
-  if (claimed && request.topics.every(({ topic, partitions }) => partitions.every((p) => entry.added.has(keyOf(topic, p))))) {
-    counts.answeredHere++;
-    return { throttleTime: 0, errors: [] };
-  }
+  if (claimed && (entry.producerId !== request.producerId || entry.producerEpoch !== request.producerEpoch)) return send(request);
+  if (claimed && request.topics.every(({ topic, partitions }) => partitions.every((p) => entry.added.has(keyOf(topic, p))))) return { throttleTime: 0, errors: [] };
   const merged = new Map<string, Set<number>>();
   for (const [topic, partitions] of entry.pending) merged.set(topic, new Set(partitions));
   for (const { topic, partitions } of request.topics) {
@@ -89,7 +74,6 @@ export async function coalescedAddPartitions<T>(request: AddPartitionsRequest, s
   }
   for (const [topic, set] of merged) for (const p of set) if (entry.added.has(keyOf(topic, p))) set.delete(p);
   const topics = [...merged].filter(([, set]) => set.size > 0).map(([topic, set]) => ({ topic, partitions: [...set].sort((a, b) => a - b) }));
-  counts.requests++;
   const response = await send({ ...request, topics });
   // Only a request that succeeded counts: a failed one is made again in full.
   for (const { topic, partitions } of topics) for (const p of partitions) entry.added.add(keyOf(topic, p));
