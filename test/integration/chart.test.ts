@@ -393,6 +393,19 @@ test('topic prefix: the producer, each processor, the sink and topics-init use t
   for (const w of workloadsOf(objects)) for (const name of Object.keys(env(w))) if (naming.has(name)) assert.equal(env(w)[name], `prod.${config[name]}`, `${w.manifest.metadata.name}: ${name}`);
 });
 
+test('a renamed raw topic without a prefix: the producer writes it and every processor reads it', async () => {
+  const { code, stdout, stderr } = await helmTemplate(tools.helm, { topics: { raw: 'custom.raw' } }, { namespace });
+  assert.equal(code, 0, stderr);
+  const objects = parseManifests(stdout);
+  const config = objects.find((o) => o.kind === 'ConfigMap')!.data;
+  assert.equal(config.KUBETRAIL_TOPIC, 'custom.raw');
+  const inputs = byArgs(objects, 'process').map((w) => [w.args[1], (w.container.env as Array<{ name: string; value?: string }>).find((e) => e.name === 'KUBETRAIL_INPUT_TOPIC')?.value]);
+  assert.deepEqual(inputs.sort(), [
+    ['completed-filter', 'custom.raw'],
+    ['workflow-summary', 'custom.raw'],
+  ]);
+});
+
 test('PodDisruptionBudgets: one per Deployment of more than one replica, selecting exactly its pods', () => {
   for (const set of valueSets) {
     const objects = objectsOf(set.name);
