@@ -28,7 +28,7 @@ export interface GoProgram {
 }
 
 /** sha256 over go.mod, go.sum and every .go file of the folder (names and contents), the platform and the ldflags. */
-export async function goSourceHash(sourceDir: string, ldflags = ''): Promise<string> {
+async function goSourceHash(sourceDir: string, ldflags = ''): Promise<string> {
   const names = (await readdir(sourceDir))
     .filter((n) => n === 'go.mod' || n === 'go.sum' || n.endsWith('.go'))
     .filter((n) => !n.endsWith('_test.go'))

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
-import { buildGoProgram, goProgramDir, goSourceHash, type GoProgram } from './go-build.js';
+import { buildGoProgram, goProgramDir, type GoProgram } from './go-build.js';
 import type { LaunchSpec, ServiceDefinition, StackContext } from './service.js';
 
 /** The CRD files applied on every start, relative to the repository root. */
@@ -35,11 +35,6 @@ function program(ctx: StackContext): GoProgram {
     announce:
       'building the Kubernetes API server (stack/kube-apiserver: etcd + kube-apiserver of k8s.io/kubernetes; first time: about 15 minutes on 2 cores with an empty Go build cache; progress every 30 s)…',
   };
-}
-
-/** sha256 over go.mod, go.sum and every .go file of stack/kube-apiserver (names and contents). */
-export async function kubeapiSourceHash(ctx: StackContext): Promise<string> {
-  return goSourceHash(sourceDir(ctx));
 }
 
 /** <cacheDir>/kube-apiserver/<source hash>/kube-apiserver */

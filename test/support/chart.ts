@@ -3,7 +3,7 @@
 // pins them) by stack/go-build.ts into the shared cache, once per source hash; and the Prometheus
 // Operator CRDs of the same release, from its Go module (example/prometheus-operator-crd/).
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -60,11 +60,14 @@ export interface Rendered {
 
 /** `helm template <release> charts/kubetrail --namespace <ns>` with the values given as a file. */
 export function helmTemplate(helm: string, values: object, options: { release?: string; namespace?: string } = {}): Promise<Rendered> {
-  const file = join(mkdtempSync(join(tmpdir(), 'kubetrail-chart-')), 'values.json');
+  // One private directory for the values file and helm's cache and config, removed afterwards.
+  const dir = mkdtempSync(join(tmpdir(), 'kubetrail-chart-'));
+  const file = join(dir, 'values.json');
   writeFileSync(file, JSON.stringify(values));
   const args = ['template', options.release ?? 'kubetrail', chartDir, '--namespace', options.namespace ?? 'kubetrail', '--values', file];
   return new Promise((resolve) => {
-    execFile(helm, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: tmpdir(), HELM_CONFIG_HOME: tmpdir() } }, (error, stdout, stderr) => {
+    execFile(helm, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: dir, HELM_CONFIG_HOME: dir } }, (error, stdout, stderr) => {
+      rmSync(dir, { recursive: true, force: true });
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
