@@ -274,6 +274,16 @@ async function createTopicsOnce(admin: Admin, topics: ITopicConfig[]): Promise<v
   await admin.createTopics({ waitForLeaders: true, topics }).catch((error: Error & { type?: string }) => {
     if (!alreadyExists(error)) throw error;
   });
+  // kafkajs waits for leaders only when it created every topic: when they existed (a retry after
+  // a half-done attempt, another instance first), it returns at once.
+  await requireLeaders(admin, topics.map((t) => t.topic));
+}
+
+/** Throws a retriable error unless every partition of the topics has a leader. */
+async function requireLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+  const leaderless = metadata.flatMap((t) => t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}-${p.partitionId}`));
+  if (leaderless.length > 0) throw Object.assign(new Error(`no leader yet for ${leaderless.join(', ')}`), { retriable: true });
 }
 
 /**

@@ -1,0 +1,53 @@
+// lib/topics.ts createTopicsPatiently (and ensureTopics, which creates through the same step):
+// a retriable failure is tried again, a non-retriable one is thrown at once, and the topics'
+// leaders are waited for also when the topics existed already (kafkajs' createTopics returns
+// without waiting then). A stand-in Admin: this is the retry logic, not Kafka.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Admin } from 'kafkajs';
+import { createTopicsPatiently } from '../../lib/topics.js';
+
+/** An Admin whose createTopics and fetchTopicMetadata play the given outcomes in turn (the last one repeats). */
+function scriptedAdmin(create: Array<() => Promise<boolean>>, leaders: number[][]) {
+  const calls = { create: 0, metadata: 0 };
+  const admin = {
+    createTopics: () => create[Math.min(calls.create++, create.length - 1)]!(),
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => {
+      const round = leaders[Math.min(calls.metadata++, leaders.length - 1)]!;
+      return { topics: topics.map((name) => ({ name, partitions: round.map((leader, partitionId) => ({ partitionId, leader, replicas: [0], isr: [0], partitionErrorCode: 0 })) })) };
+    },
+  } as unknown as Admin;
+  return { admin, calls };
+}
+
+const retriable = () => Promise.reject(Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true }));
+const topics = [{ topic: 't', numPartitions: 2 }];
+
+describe('createTopicsPatiently', () => {
+  it('tries a retriable failure again', async () => {
+    const { admin, calls } = scriptedAdmin([retriable, async () => true], [[0, 0]]);
+    await createTopicsPatiently(admin, topics);
+    assert.deepEqual(calls, { create: 2, metadata: 1 });
+  });
+
+  it('waits for the leaders of topics that existed already', async () => {
+    // kafkajs answers false (every topic existed) without waiting for leaders.
+    const { admin, calls } = scriptedAdmin([async () => false], [[0, -1], [-1, -1], [0, 0]]);
+    await createTopicsPatiently(admin, topics);
+    assert.deepEqual(calls, { create: 3, metadata: 3 });
+  });
+
+  it('throws a non-retriable failure at once', async () => {
+    const invalid = () => Promise.reject(Object.assign(new Error('Replication factor: 3 larger than available brokers: 1'), { type: 'INVALID_REPLICATION_FACTOR', retriable: false }));
+    const { admin, calls } = scriptedAdmin([invalid], [[0, 0]]);
+    await assert.rejects(createTopicsPatiently(admin, topics), /larger than available brokers/);
+    assert.deepEqual(calls, { create: 1, metadata: 0 });
+  });
+
+  it('takes "already exists" from another creator as success', async () => {
+    const exists = () => Promise.reject(Object.assign(new Error('Topic with this name already exists'), { type: 'TOPIC_ALREADY_EXISTS' }));
+    const { admin, calls } = scriptedAdmin([exists], [[0, 0]]);
+    await createTopicsPatiently(admin, topics);
+    assert.deepEqual(calls, { create: 1, metadata: 1 });
+  });
+});
