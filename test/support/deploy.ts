@@ -55,16 +55,23 @@ export const producerHttp = { port: producerSchema.shape.httpPort.parse(undefine
 export const processorRunnerEnv: Record<string, string> = processorServiceEnv;
 export const processorHttp = { port: processorServiceSchema.shape.httpPort.parse(undefined) as number, env: processorServiceEnv.httpPort };
 
-/** KUBETRAIL_<PROCESSOR>_<OPTION> for every option of the processor's exported `...OptionsSchema`. */
-export async function processorOptionEnv(name: string): Promise<string[]> {
-  const module = (await import(pathToFileURL(repoPath('processors', name, 'index.ts')).href)) as Record<string, unknown>;
+/** KUBETRAIL_<NAME>_<OPTION> for every option of the `...OptionsSchema` that `file` exports. */
+async function optionEnvOf(file: string, name: string): Promise<string[]> {
+  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const names: string[] = [];
   for (const [exportName, value] of Object.entries(module)) {
     if (!/OptionsSchema$/.test(exportName) || !(value instanceof z.ZodObject)) continue;
     for (const key of Object.keys(value.shape)) names.push(optionEnvName(name, key));
   }
+  if (names.length === 0) throw new Error(`${file} exports no ...OptionsSchema`);
   return names;
 }
+
+/** KUBETRAIL_<PROCESSOR>_<OPTION> for every option of the processor's exported `...OptionsSchema`. */
+export const processorOptionEnv = (name: string): Promise<string[]> => optionEnvOf(repoPath('processors', name, 'index.ts'), name);
+
+/** KUBETRAIL_<SINK>_<OPTION> of a sink's options, exported by sinks/<name>/<name>.ts (its index.ts starts the sink when imported). */
+export const sinkOptionEnv = (name: string): Promise<string[]> => optionEnvOf(repoPath('sinks', name, `${name}.ts`), name);
 
 export async function processorEnvNames(name: string): Promise<Set<string>> {
   return new Set<string>([...Object.values(connectionEnv), ...Object.values(processorRunnerEnv), ...commonEnv, ...(await processorOptionEnv(name))]);

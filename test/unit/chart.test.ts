@@ -8,7 +8,7 @@ import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { loadProcessor } from '../../lib/kit/discovery.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { listSinks } from '../../lib/sink/discovery.js';
-import { packageJson, parseYamlFile, processorNames, processorOptionEnv, repoPath } from '../support/deploy.js';
+import { packageJson, parseYamlFile, processorNames, processorOptionEnv, repoPath, sinkOptionEnv } from '../support/deploy.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const chart = parseYamlFile('charts', 'kubetrail', 'Chart.yaml') as { apiVersion: string; name: string; version: string; appVersion: string };
@@ -36,6 +36,13 @@ test('values: one entry per processor folder, enabled; its options and outputs a
 test('values: one entry per sink folder, off by default (a sink needs its webhook or target first)', () => {
   assert.deepEqual(Object.keys(values.sinks).sort(), listSinks().sort());
   for (const name of listSinks()) assert.equal(values.sinks[name].enabled, false, name);
+});
+
+test('values: every option given to a sink is one it has', async () => {
+  for (const name of listSinks()) {
+    const known = new Set(await sinkOptionEnv(name));
+    for (const option of Object.keys(values.sinks[name].options ?? {})) assert.ok(known.has(optionEnvName(name, option)), `${name}: ${option} is an option (${optionEnvName(name, option)})`);
+  }
 });
 
 test('values.schema.json: closed at every level of the chart\'s own settings, so a misspelt key fails', () => {
