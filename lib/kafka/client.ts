@@ -1,7 +1,9 @@
 // Every kafkajs client in kubetrail is made here, services, CLI, tests and benchmarks alike, so
 // the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry, the
-// coordinator cache, the negative-timeout fix and one AddPartitionsToTxn per transaction) are installed in exactly one place, before the first client exists. kafkajs
-// is pinned exactly (package.json) because the patches reach into its internals.
+// coordinator cache, the negative-timeout fix, one AddPartitionsToTxn per transaction, and a gzip
+// codec that hands zlib's output over in 1 MiB pieces) are installed in exactly one place, before
+// the first client exists. kafkajs is pinned exactly (package.json) because the patches reach into
+// its internals.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { connect as netConnect } from 'node:net';
@@ -17,6 +19,7 @@ import { installConcurrentTransactionsRetry } from './concurrent-transactions.js
 import { installCoordinatorCache } from './coordinator-cache.js';
 import { installNegativeTimeoutFix } from './negative-timeout-fix.js';
 import { installTransactionPartitionCoalescing } from './transaction-partitions.js';
+import { installGzipCodec } from './gzip-codec.js';
 
 /** A kafkajs client with kubetrail's patches installed. */
 export function kafkaClient(config: KafkaConfig): Kafka {
@@ -26,6 +29,7 @@ export function kafkaClient(config: KafkaConfig): Kafka {
   installNegativeTimeoutFix();
   // After the CONCURRENT_TRANSACTIONS retry, so the one request it makes is retried quickly too.
   installTransactionPartitionCoalescing();
+  installGzipCodec();
   return new Kafka(config);
 }
 
