@@ -2,8 +2,10 @@
 // producer's default compression) holds N raw events of real Argo sizes (bench/lib/workload.ts).
 // Each pass reads all of it with a fresh consumer group, in its own child process, and is timed
 // from the moment it joined the group to the moment its N-th input record was committed:
-//   - workflow-summary and completed-filter (lib/kit/runner.ts), exactly-once and at-least-once
-//   - (a) a bare kafkajs consume-and-produce of the same bytes, no decoding (children/bare-pipe.ts)
+//   - workflow-summary and completed-filter (lib/kit/runner.ts), exactly-once and at-least-once;
+//     workflow-summary exactly-once also with kafkajs' own gzip codec (KUBETRAIL_KAFKAJS_STOCK_GZIP)
+//   - (a) a bare kafkajs consume-and-produce of the same bytes, no decoding (children/bare-pipe.ts),
+//     and consume-only passes: kafkajs as it is (the reference), and with kubetrail's gzip codec
 //   - (b) Kafka's ConsumerPerformance over the same topic and ProducerPerformance writing the
 //     same objects to a new topic: the machine's ceiling for reading and for writing
 //   - (c) workflow-summary (exactly-once) over the same events in an uncompressed raw topic, with
@@ -84,6 +86,10 @@ export interface PassSpec {
   topic?: 'gzip' | 'none';
   /** The consumer's fetch size per partition (default: the runner's for processors, kafkajs' for bare passes). */
   maxBytesPerPartition?: number;
+  /** A bare pass with kubetrail's gzip codec (lib/kafka/gzip-codec.ts) instead of kafkajs' own. */
+  gzipCodec?: boolean;
+  /** More environment for the child (a benchmarking switch). */
+  env?: Record<string, string>;
 }
 
 /** Runs one processor or bare-pipe pass over `input` in a child process; resolves with its timing. */
@@ -100,14 +106,14 @@ export async function runPass(
   const maxBytesPerPartition = pass.maxBytesPerPartition ?? options.maxBytesPerPartition;
   if (pass.kind === 'bare') {
     const output = await ctx.createTopic(`${options.label}.out`, 3);
-    child = ctx.spawnChild('bare-pipe', { input, output, groupId, mode: pass.mode, expect: events, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition }, { label: options.label, nodeArgs: options.nodeArgs });
+    child = ctx.spawnChild('bare-pipe', { input, output, groupId, mode: pass.mode, expect: events, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition, gzipCodec: pass.gzipCodec }, { label: options.label, nodeArgs: options.nodeArgs, env: pass.env });
   } else {
     const outputName = pass.processor === 'workflow-summary' ? 'summaries' : 'completed';
     const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
     child = ctx.spawnChild(
       'processor',
       { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition },
-      { label: options.label, nodeArgs: options.nodeArgs },
+      { label: options.label, nodeArgs: options.nodeArgs, env: pass.env },
     );
   }
   try {
@@ -134,15 +140,18 @@ export async function runPass(
 
 const consumeOnlyName = 'bare kafkajs consume only';
 const summaryEosName = 'workflow-summary (exactly-once)';
+const summaryEosStockGzipName = "workflow-summary (exactly-once), kafkajs' own gzip codec (the runner before)";
 const noneDefaultName = 'workflow-summary (exactly-once), uncompressed topic';
 const none1MiBName = 'workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default: the runner before)';
 
 export const processorPasses: PassSpec[] = [
   { name: consumeOnlyName, kind: 'bare', mode: 'consume-only', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
   { name: 'bare kafkajs consume only, fetch 1 MiB/partition (kafkajs default)', kind: 'bare', mode: 'consume-only', maxBytesPerPartition: MiB },
+  { name: "bare kafkajs consume only, with kubetrail's gzip codec", kind: 'bare', mode: 'consume-only', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION, gzipCodec: true },
   { name: 'bare kafkajs pipe (at-least-once)', kind: 'bare', mode: 'at-least-once', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
   { name: 'bare kafkajs pipe (exactly-once)', kind: 'bare', mode: 'exactly-once', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
   { name: summaryEosName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' },
+  { name: summaryEosStockGzipName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', env: { KUBETRAIL_KAFKAJS_STOCK_GZIP: '1' } },
   { name: 'workflow-summary (at-least-once)', kind: 'processor', processor: 'workflow-summary', mode: 'at-least-once' },
   { name: 'completed-filter (exactly-once)', kind: 'processor', processor: 'completed-filter', mode: 'exactly-once' },
   { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once' },

@@ -10,9 +10,12 @@
 // producer chunks them (producer/publisher.ts chunkRecords).
 // The consumer's fetch size per partition is the spec's maxBytesPerPartition (the bench passes
 // the runner's, DEFAULT_MAX_BYTES_PER_PARTITION = 8 MiB), kafkajs' 1 MiB when not given.
-// BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?, maxBytesPerPartition?}; JSON lines as processor.ts.
+// kafkajs is used as it is (no kubetrail patch), unless gzipCodec: then kubetrail's gzip codec
+// (lib/kafka/gzip-codec.ts) replaces kafkajs' own, to show what the codec alone gains a reader.
+// BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?, maxBytesPerPartition?, gzipCodec?}; JSON lines as processor.ts.
 import { Kafka, logLevel, Partitioners, type Producer, type Message } from 'kafkajs';
 import { chunkRecords } from '../../producer/publisher.js';
+import { installGzipCodec } from '../../lib/kafka/gzip-codec.js';
 
 interface Spec {
   input: string;
@@ -24,6 +27,7 @@ interface Spec {
   maxBatchRecords?: number;
   timeoutMs?: number;
   maxBytesPerPartition?: number;
+  gzipCodec?: boolean;
 }
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
@@ -35,6 +39,7 @@ const kafka = new Kafka({
   logLevel: logLevel.WARN,
   retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
 });
+if (spec.gzipCodec) installGzipCodec();
 const eos = spec.mode === 'exactly-once';
 const producers = new Map<number, Producer>();
 let shared: Producer | undefined;

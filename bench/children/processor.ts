@@ -60,6 +60,8 @@ let readyAt: number | undefined;
 /** Monotonic µs, the clock of V8's CPU profiles (to cut a profile to the processing span). */
 let readyHrUs: number | undefined;
 let doneSent = false;
+/** The main thread's busy share from ready to done (the rest: waiting on Kafka, or on gunzip in libuv's pool). */
+let eluAtReady: ReturnType<typeof performance.eventLoopUtilization> | undefined;
 let maxRss = 0;
 const cpuStart = process.cpuUsage();
 const timeout = setTimeout(() => {
@@ -81,6 +83,7 @@ const poll = setInterval(() => {
   if (readyAt === undefined && handle.ready()) {
     readyAt = now;
     readyHrUs = Number(process.hrtime.bigint() / 1000n);
+    eluAtReady = performance.eventLoopUtilization();
     say({ event: 'ready', pid: process.pid, startupMs: now - started, readyHrUs });
   }
   const stats = handle.stats();
@@ -92,7 +95,7 @@ const poll = setInterval(() => {
   if (!doneSent && spec.expect !== undefined && stats.recordsIn >= spec.expect) {
     doneSent = true;
     const cpu = process.cpuUsage(cpuStart);
-    say({ event: 'done', readyAt, doneAt: now, readyHrUs, doneHrUs: Number(process.hrtime.bigint() / 1000n), stats, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRss, concurrentTransactions: concurrentTransactionStats() });
+    say({ event: 'done', readyAt, doneAt: now, readyHrUs, doneHrUs: Number(process.hrtime.bigint() / 1000n), stats, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRss, concurrentTransactions: concurrentTransactionStats(), mainThreadBusy: eluAtReady ? performance.eventLoopUtilization(eluAtReady).utilization : undefined });
     if (spec.exitWhenDone) void handle.stop();
   }
 }, 10);

@@ -79,6 +79,10 @@ export function renderMarkdown(results: Record<string, unknown>): string {
       if (eos && read1MiB) {
         out.push(`\nAgainst the kafkajs consume-only pass at kafkajs' default fetch size (1 MiB per partition): workflow-summary (exactly-once) ${fmt(eos)} / ${fmt(read1MiB)} records/s = ${fmt(eos / read1MiB, 2)}×.`);
       }
+      const readCodec = rate('bare kafkajs consume only, with kubetrail\'s gzip codec');
+      if (eos && readCodec) {
+        out.push(`\nAgainst a kafkajs consume-only pass that also uses kubetrail's gzip codec (lib/kafka/gzip-codec.ts): workflow-summary (exactly-once) ${fmt(eos)} / ${fmt(readCodec)} records/s = ${fmt(eos / readCodec, 2)}×.`);
+      }
       const runsOf = (name: string) => tp.variants.find((v: Any) => v.name === name)?.runs?.map((x: Any) => x.recordsPerSec) ?? [];
       const none8 = runsOf('workflow-summary (exactly-once), uncompressed topic');
       const none1 = runsOf('workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default: the runner before)');
