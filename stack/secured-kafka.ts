@@ -20,13 +20,12 @@
 import { execFile } from 'node:child_process';
 import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { brokerLog4j2, brokerServes, jvmCommand, kafka as kafkaService, singleNodeSettings } from './kafka.js';
-import type { StackContext } from './service.js';
+import { cacheDirectory, type StackContext } from './service.js';
 import { runCommand } from './jvm.js';
 import { freePort, isOurProcess, sleep, spawnDetached, stopProcess, tailOf } from './processes.js';
 
@@ -150,7 +149,7 @@ export class SecuredKafka {
 
   constructor(
     dir: string,
-    private readonly cacheDir = process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail'),
+    private readonly cacheDir = cacheDirectory(),
   ) {
     this.dir = dir;
   }

@@ -1,6 +1,13 @@
 // The contract between the stack orchestrator (stack/stack.ts) and each embedded service.
 // A service only knows how to get its binaries (prepare), how it is launched and when it is
 // ready; the orchestrator owns processes, ports, logs and the state file.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The long-lived download/build cache shared by every checkout: KUBETRAIL_CACHE, or ~/.cache/kubetrail. */
+export function cacheDirectory(): string {
+  return process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
+}
 
 /**
  * A one-broker stack runs `kafka`; a cluster of N brokers runs `kafka-1` … `kafka-N` instead

@@ -2,9 +2,8 @@
 // on 127.0.0.1 without Docker. This module owns the processes, ports, logs and the files that
 // tell any client how to connect; each service only says how to get, launch and probe itself.
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
-import type { KafkaNodePorts, ServiceDefinition, ServiceName, StackContext, StackPorts } from './service.js';
+import { cacheDirectory, type KafkaNodePorts, type ServiceDefinition, type ServiceName, type StackContext, type StackPorts } from './service.js';
 import { kafkaBootstrap, kafkaNode } from './kafka.js';
 import { registry } from './registry.js';
 import { kubeapi, kubeconfigPath } from './kubeapi.js';
@@ -64,7 +63,7 @@ export class LocalStack {
     // the CLI reads the connection file from without loading this module (lib/stack-connection.ts).
     this.root = options.root ?? checkoutRoot;
     this.stackDir = options.stackDir ?? stackDirectory(this.root);
-    this.cacheDir = options.cacheDir ?? process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
+    this.cacheDir = options.cacheDir ?? cacheDirectory();
   }
 
   private get stateFile() {

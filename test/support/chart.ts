@@ -4,10 +4,11 @@
 // Operator CRDs of the same release, from its Go module (example/prometheus-operator-crd/).
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { buildGoProgram, type GoProgram } from '../../stack/go-build.js';
+import { cacheDirectory } from '../../stack/service.js';
 import { repoPath } from './deploy.js';
 
 export const chartDir = repoPath('charts', 'kubetrail');
@@ -46,7 +47,7 @@ const chartTools: GoProgram = {
 
 /** The cached helm and chart-check binaries, built on first use (progress on stderr). */
 export async function ensureChartTools(): Promise<{ helm: string; chartCheck: string }> {
-  const cache = process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
+  const cache = cacheDirectory();
   const dir = await buildGoProgram(cache, chartTools, (line) => process.stderr.write(`[chart] ${line}\n`));
   return { helm: join(dir, 'helm'), chartCheck: join(dir, 'chart-check') };
 }

@@ -4,8 +4,8 @@
 // cached in ~/.cache/kubetrail/node-<version> (KUBETRAIL_CACHE) and reused by every later run.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheDirectory } from '../../stack/service.js';
 
 /** The Node 24 LTS release CI tests on (npm's `node@24.21.0`). */
 export const NODE_LTS_VERSION = '24.21.0';
@@ -14,7 +14,7 @@ const platformPackage = () => `node-${process.platform === 'win32' ? 'win' : pro
 
 /** The path of the cached Node binary, installed on first use (progress on stderr). */
 export function ensureNodeLts(version = NODE_LTS_VERSION): string {
-  const cache = process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
+  const cache = cacheDirectory();
   const dir = join(cache, `node-${version}`);
   const binary = join(dir, 'node_modules', platformPackage(), 'bin', 'node');
   if (existsSync(binary)) return binary;
