@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator, scriptFromWorkflow } from '../../stack/argo-simulator.js';
-import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer } from '../../producer/service.js';
 import { runProcessor } from '../../lib/kit/runner.js';
 import { wireSchemaId } from '../../lib/kafka/codec.js';
@@ -18,7 +17,7 @@ import type { WorkflowSummary } from '../../schemas/generated/workflow-summary.j
 import { createCompletedFilter } from '../../processors/completed-filter/index.js';
 import { createWorkflowSummary } from '../../processors/workflow-summary/index.js';
 import { quietLogger, readTopic, testKafka, testRegistry, type ReadRecord } from '../support/kit-helpers.js';
-import { testConnection, uniqueName } from '../support/services.js';
+import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
 const kc = new KubeConfig();
@@ -53,7 +52,7 @@ test('raw, completed and summary records carry CloudEvents binary-mode headers, 
   const id = uniqueName('ce');
   const topics = { raw: `${id}.raw`, completed: `${id}.completed`, summary: `${id}.summary` };
   const producer = await startProducer(
-    loadProducerConfig({ flags: { namespaces: ns, topic: topics.raw, stateTopic: `${id}.state`, stream: id, instanceId: `${id}-a`, httpPort: -1, cluster: 'test' } }),
+    testProducerConfig(ns, { flags: { topic: topics.raw, stateTopic: `${id}.state`, stream: id, instanceId: `${id}-a` } }),
     quietLogger(`${id}-producer`),
   );
   cleanup.push(() => producer.stop());

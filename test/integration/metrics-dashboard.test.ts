@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { testConnection, uniqueName } from '../support/services.js';
+import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 import { kafkaTestbed, quietLogger } from '../support/kit-helpers.js';
 import { missingNames, parseExposition, type Exposed } from '../support/promql.js';
 import { dashboardQueries, ruleQueries } from '../support/monitoring.js';
-import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer, type ProducerHandle } from '../../producer/service.js';
 import { knownLabelValues } from '../../producer/metrics.js';
 import { loadProcessor } from '../../lib/kit/discovery.js';
@@ -48,10 +47,7 @@ test('every service\'s /metrics follows the conventions and holds every name the
   });
   try {
     const producer: ProducerHandle = await startProducer(
-      loadProducerConfig({
-        env: { KAFKA_BROKERS: connection.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: connection.schemaRegistryUrl, KUBECONFIG: process.env.KUBECONFIG },
-        flags: { namespaces: namespace, topic: raw, stateTopic: `${base}.state`, stream: base, instanceId: `${base}-a`, httpPort: 0, cluster: 'metrics' },
-      }),
+      testProducerConfig(namespace, { flags: { topic: raw, stateTopic: `${base}.state`, stream: base, instanceId: `${base}-a`, httpPort: 0, cluster: 'metrics' } }),
       quietLogger(`${base}-producer`),
     );
     stopping.push(() => producer.stop());

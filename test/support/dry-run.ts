@@ -4,6 +4,7 @@
 // know, silently dropping any other field — which hides precisely what a strict validation is
 // for, and mangles CRDs (`x-kubernetes-int-or-string` is not the model's spelling) — so the body
 // is put back as given, by a middleware.
+import { SerialQueue } from '../../lib/async.js';
 import { createConfiguration, KubeConfig, KubernetesObjectApi, ServerConfiguration, type KubernetesObject, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 
 export interface ExactObjectClient {
@@ -34,10 +35,10 @@ export function exactObjectClient(kc: KubeConfig): ExactObjectClient {
   });
   const api = new KubernetesObjectApi(configuration);
   // One create at a time: `body` belongs to the one in flight.
-  let queue: Promise<unknown> = Promise.resolve();
+  const queue = new SerialQueue();
   return {
     create(object, { dryRun }) {
-      const run = queue.then(async () => {
+      return queue.run(async () => {
         body = JSON.stringify(object);
         try {
           return await api.create(object, undefined, dryRun ? 'All' : undefined, 'kubetrail-test');
@@ -45,8 +46,6 @@ export function exactObjectClient(kc: KubeConfig): ExactObjectClient {
           body = undefined;
         }
       });
-      queue = run.catch(() => undefined);
-      return run;
     },
   };
 }
