@@ -38,7 +38,7 @@ export const gzipCodec = {
 
 const stockGzip = process.env.KUBETRAIL_KAFKAJS_STOCK_GZIP === '1';
 
-/** Makes gzipCodec kafkajs' gzip codec (unless the benchmarking switch is set); a second call does nothing. */
+/** Makes gzipCodec kafkajs' gzip codec (unless the benchmarking switch is set); calling it again changes nothing. */
 export function installGzipCodec(): void {
   if (stockGzip) return;
   // kafkajs is CommonJS: its named exports reach ESM only through the default import.

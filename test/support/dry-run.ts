@@ -4,8 +4,8 @@
 // know, silently dropping any other field — which hides precisely what a strict validation is
 // for, and mangles CRDs (`x-kubernetes-int-or-string` is not the model's spelling) — so the body
 // is put back as given, by a middleware.
-import { SerialQueue } from '../../lib/async.js';
 import { createConfiguration, KubeConfig, KubernetesObjectApi, ServerConfiguration, type KubernetesObject, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import { SerialQueue } from '../../lib/async.js';
 
 export interface ExactObjectClient {
   /**

@@ -39,6 +39,17 @@ describe('gzip codec', () => {
     assert.deepEqual(await gzipCodec.decompress(await gzipCodec.compress({ buffer: Buffer.alloc(0) })), Buffer.alloc(0));
   });
 
+  it('rejects a corrupt or cut-off batch, as kafkajs\' own codec does (the fetch fails; nothing is made up)', async () => {
+    const compressed = await stock.compress({ buffer: fixtureBatch() });
+    const corrupt = Buffer.from(compressed);
+    corrupt.fill(0x55, 100, 400);
+    for (const bad of [corrupt, compressed.subarray(0, compressed.length >> 1), Buffer.from('not gzip')]) {
+      const theirs = await stock.decompress(bad).then(() => 'resolved', (error: Error & { code?: string }) => error.code);
+      assert.ok(theirs?.startsWith('Z_'), `kafkajs' codec rejects it (${theirs})`);
+      await assert.rejects(gzipCodec.decompress(bad), (error: Error & { code?: string }) => error.code === theirs);
+    }
+  });
+
   it('sizes a piece to the output expected, from 16 KiB to 1 MiB', () => {
     assert.deepEqual([0, 16_384, 16_385, 46_000 * 8, 10_000_000].map(chunkSizeFor), [16_384, 16_384, 32_768, 524_288, GZIP_CHUNK_BYTES]);
   });
