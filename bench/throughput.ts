@@ -9,19 +9,23 @@
 //   - (b) Kafka's ConsumerPerformance over the same topic and ProducerPerformance writing the
 //     same objects to a new topic: the machine's ceiling for reading and for writing
 //   - (c) workflow-summary (exactly-once) over the same events in an uncompressed raw topic, with
-//     the runner's fetch size (8 MiB per partition) and with kafkajs' 1 MiB (the runner before)
+//     the runner's fetch size (8 MiB per partition), with kafkajs' 1 MiB, and run by the code of
+//     the commit before the engine issue (bench/lib/baseline.ts: "today's rate" when it was filed)
 // The passes are interleaved, repeat after repeat, so background load spreads over all of them;
 // each figure is the median of the repeats (best also kept), and ratios are of medians. The bare
 // passes use the runner's fetch size (a kafkajs consume-only pass with kafkajs' 1 MiB is kept
 // beside it). The engine issue's targets, as ratios within the run (`targets`):
 //   workflow-summary (exactly-once) ≥ 0.45× the kafkajs consume-only pass over the same topic;
-//   over the uncompressed topic, ≥ 1.4× the same processor with maxBytesPerPartition 1 MiB.
+//   over the uncompressed topic, ≥ 1.4× the runner of the baseline commit (8 MiB against 1 MiB
+//   in today's runner is reported beside it: the fetch size's own share).
 import type { BenchContext } from './lib/context.js';
 import { fillTopic, type FillResult } from './lib/fill.js';
 import { consumerPerformance, producerPerformance } from './lib/kafka-tools.js';
 import { best, median, round } from './lib/stats.js';
 import { workloadEvents, type TemplateSet } from './lib/workload.js';
 import { DEFAULT_MAX_BYTES_PER_PARTITION } from '../lib/kit/runner.js';
+import { baselineTree, ISSUE_BASELINE_COMMIT } from './lib/baseline.js';
+import { PASS_NAMES } from './lib/pass-names.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,6 +94,8 @@ export interface PassSpec {
   gzipCodec?: boolean;
   /** More environment for the child (a benchmarking switch). */
   env?: Record<string, string>;
+  /** A processor pass run by the code of the commit before the engine issue (bench/lib/baseline.ts). */
+  baseline?: boolean;
 }
 
 /** Runs one processor or bare-pipe pass over `input` in a child process; resolves with its timing. */
@@ -113,7 +119,7 @@ export async function runPass(
     child = ctx.spawnChild(
       'processor',
       { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition },
-      { label: options.label, nodeArgs: options.nodeArgs, env: pass.env },
+      { label: options.label, nodeArgs: options.nodeArgs, env: pass.env, root: pass.baseline ? baselineTree(ctx.log.bind(ctx)) : undefined },
     );
   }
   try {
@@ -138,16 +144,13 @@ export async function runPass(
   }
 }
 
-const consumeOnlyName = 'bare kafkajs consume only';
-const summaryEosName = 'workflow-summary (exactly-once)';
-const summaryEosStockGzipName = "workflow-summary (exactly-once), kafkajs' own gzip codec (the runner before)";
-const noneDefaultName = 'workflow-summary (exactly-once), uncompressed topic';
-const none1MiBName = 'workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default: the runner before)';
+const { consumeOnly: consumeOnlyName, summaryEos: summaryEosName, summaryEosStockGzip: summaryEosStockGzipName } = PASS_NAMES;
+const { uncompressed: noneDefaultName, uncompressed1MiB: none1MiBName, uncompressedBaseline: noneBaselineName } = PASS_NAMES;
 
 export const processorPasses: PassSpec[] = [
   { name: consumeOnlyName, kind: 'bare', mode: 'consume-only', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
-  { name: 'bare kafkajs consume only, fetch 1 MiB/partition (kafkajs default)', kind: 'bare', mode: 'consume-only', maxBytesPerPartition: MiB },
-  { name: "bare kafkajs consume only, with kubetrail's gzip codec", kind: 'bare', mode: 'consume-only', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION, gzipCodec: true },
+  { name: PASS_NAMES.consumeOnly1MiB, kind: 'bare', mode: 'consume-only', maxBytesPerPartition: MiB },
+  { name: PASS_NAMES.consumeOnlyCodec, kind: 'bare', mode: 'consume-only', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION, gzipCodec: true },
   { name: 'bare kafkajs pipe (at-least-once)', kind: 'bare', mode: 'at-least-once', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
   { name: 'bare kafkajs pipe (exactly-once)', kind: 'bare', mode: 'exactly-once', maxBytesPerPartition: DEFAULT_MAX_BYTES_PER_PARTITION },
   { name: summaryEosName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once' },
@@ -157,6 +160,7 @@ export const processorPasses: PassSpec[] = [
   { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once' },
   { name: noneDefaultName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none' },
   { name: none1MiBName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none', maxBytesPerPartition: MiB },
+  { name: noneBaselineName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none', baseline: true },
 ];
 
 /** The workload's objects as text, one per line, for ProducerPerformance's --payload-file. */
@@ -172,6 +176,8 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   const events = ctx.options.events;
   const repeats = ctx.options.repeats;
   const partitions = 3;
+  // Before anything is written: a clone without the baseline's history fails here, not halfway.
+  baselineTree(ctx.log.bind(ctx));
   const raw = await ctx.createTopic('tp.raw', partitions);
   const schemaId = await ctx.registerRaw(raw);
   ctx.log(`throughput: writing ${events} raw events to ${raw} (gzip, ${partitions} partitions)`);
@@ -257,7 +263,7 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   };
   const targets = [
     target('workflow-summary exactly-once against kafkajs reading the same (gzip) topic', summaryEosName, consumeOnlyName, 0.45),
-    target('uncompressed raw topic: the runner (fetch 8 MiB/partition) against the same processor with 1 MiB', noneDefaultName, none1MiBName, 1.4),
+    target(`uncompressed raw topic: the runner against the runner when the engine issue was filed (${ISSUE_BASELINE_COMMIT.slice(0, 7)}, run from its own tree)`, noneDefaultName, noneBaselineName, 1.4),
   ];
   for (const t of targets) ctx.log(`throughput target: ${t.what}: ${t.measuredRecordsPerSec} / ${t.referenceRecordsPerSec} records/s = ${t.ratio}× (target ≥ ${t.target}×: ${t.met ? 'met' : 'MISSED'})`);
   return {

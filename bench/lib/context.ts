@@ -149,13 +149,15 @@ export class BenchContext {
 
   /**
    * Starts `bench/children/<script>.ts` with tsx; it talks JSON lines on stdout, logs to a file.
-   * `nodeArgs` go before the script (e.g. --cpu-prof).
+   * `nodeArgs` go before the script (e.g. --cpu-prof). `root` runs another tree's child (the
+   * baseline commit's, bench/lib/baseline.ts) with that tree's own modules.
    */
-  spawnChild(script: string, spec: unknown, options: { nodeArgs?: string[]; label?: string; env?: Record<string, string> } = {}): BenchChild {
+  spawnChild(script: string, spec: unknown, options: { nodeArgs?: string[]; label?: string; env?: Record<string, string>; root?: string } = {}): BenchChild {
     const label = options.label ?? script;
     const logFile = join(this.logDir, `${label}.log`);
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(benchDir, 'children', `${script}.ts`)], {
-      cwd: repoRoot,
+    const root = options.root ?? repoRoot;
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(root, 'bench', 'children', `${script}.ts`)], {
+      cwd: root,
       env: this.childEnv({ BENCH_SPEC: JSON.stringify(spec), ...options.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,6 +1,7 @@
 // The results as Markdown tables (bench/results/latest.md, and the results section of
 // BENCHMARKS.md after a complete run).
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import { PASS_NAMES } from './pass-names.js';
 
 type Any = any;
 
@@ -61,7 +62,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         ),
       );
       out.push(
-        '\nBare passes and processors fetch 8 MiB per partition (the runner\'s DEFAULT_MAX_BYTES_PER_PARTITION) unless the name says 1 MiB; "uncompressed topic": the same events in a raw topic written without compression. ' +
+        '\nBare passes and processors fetch 8 MiB per partition (the runner\'s DEFAULT_MAX_BYTES_PER_PARTITION) unless the name says 1 MiB; "uncompressed topic": the same events in a raw topic written without compression; "the runner when the engine issue was filed": the code of that commit, run from its own tree with its own locked dependencies (bench/lib/baseline.ts). ' +
           '"records per commit": input records per transaction (exactly-once) or per offset commit.',
       );
     }
@@ -74,20 +75,24 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         ),
       );
       const rate = (name: string) => tp.variants.find((v: Any) => v.name === name)?.medianRecordsPerSec;
-      const eos = rate('workflow-summary (exactly-once)');
-      const read1MiB = rate('bare kafkajs consume only, fetch 1 MiB/partition (kafkajs default)');
+      const eos = rate(PASS_NAMES.summaryEos);
+      const read1MiB = rate(PASS_NAMES.consumeOnly1MiB);
       if (eos && read1MiB) {
         out.push(`\nAgainst the kafkajs consume-only pass at kafkajs' default fetch size (1 MiB per partition): workflow-summary (exactly-once) ${fmt(eos)} / ${fmt(read1MiB)} records/s = ${fmt(eos / read1MiB, 2)}×.`);
       }
-      const readCodec = rate('bare kafkajs consume only, with kubetrail\'s gzip codec');
+      const readCodec = rate(PASS_NAMES.consumeOnlyCodec);
       if (eos && readCodec) {
         out.push(`\nAgainst a kafkajs consume-only pass that also uses kubetrail's gzip codec (lib/kafka/gzip-codec.ts): workflow-summary (exactly-once) ${fmt(eos)} / ${fmt(readCodec)} records/s = ${fmt(eos / readCodec, 2)}×.`);
       }
       const runsOf = (name: string) => tp.variants.find((v: Any) => v.name === name)?.runs?.map((x: Any) => x.recordsPerSec) ?? [];
-      const none8 = runsOf('workflow-summary (exactly-once), uncompressed topic');
-      const none1 = runsOf('workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default: the runner before)');
+      const none8 = runsOf(PASS_NAMES.uncompressed);
+      const none1 = runsOf(PASS_NAMES.uncompressed1MiB);
+      const none0 = runsOf(PASS_NAMES.uncompressedBaseline);
+      if (none8.length > 1 && none8.length === none0.length) {
+        out.push(`\nPer repeat, uncompressed topic, the runner / the runner when the engine issue was filed: ${none8.map((x: number, i: number) => `${fmt(x / none0[i], 2)}×`).join(', ')}.`);
+      }
       if (none8.length > 1 && none8.length === none1.length) {
-        out.push(`Per repeat, uncompressed topic, 8 MiB / 1 MiB: ${none8.map((x: number, i: number) => `${fmt(x / none1[i], 2)}×`).join(', ')}.`);
+        out.push(`Per repeat, uncompressed topic, the runner at 8 MiB / at 1 MiB per partition (the fetch size's own share): ${none8.map((x: number, i: number) => `${fmt(x / none1[i], 2)}×`).join(', ')}.`);
       }
     }
   }
