@@ -12,6 +12,7 @@ import { connectionSchema, type ConnectionConfig } from '../../lib/config.js';
 import { kafkaClient } from '../../lib/kafka/client.js';
 import { LocalStack } from '../../stack/stack.js';
 import type { StackContext } from '../../stack/service.js';
+import { etcdDataFile } from '../../stack/kubeapi.js';
 import { resourceEventSchema } from '../../lib/raw-event.js';
 import { createTopicsPatiently } from '../../lib/topics.js';
 
@@ -131,7 +132,7 @@ export class BenchContext {
    * The benchmarks keep what they write well under this.
    */
   etcdHeadroomBytes(): number {
-    const db = join(this.stack.stackDir, 'kubeapi', 'etcd', 'member', 'snap', 'db');
+    const db = etcdDataFile(this.stackContext);
     const size = existsSync(db) ? statSync(db).size : 0;
     return 1.8 * 1024 ** 3 - size;
   }
