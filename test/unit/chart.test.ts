@@ -1,6 +1,6 @@
 // charts/kubetrail's values against the code, without rendering (test/integration/chart.test.ts
 // renders it with helm, decodes every object strictly and dry-runs it on the API server): one
-// Deployment entry per processor and sink folder, the processors' options and outputs as their
+// Deployment entry per processor and sink folder, the topics' defaults as lib/topics.ts has them, the processors' options and outputs as their
 // definitions declare them, the chart's appVersion the package's, the alerts one file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { loadProcessor } from '../../lib/kit/discovery.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { listSinks } from '../../lib/sink/discovery.js';
+import { defaultTopicSettings } from '../../lib/topics.js';
 import { packageJson, parseYamlFile, processorNames, processorOptionEnv, repoPath, sinkOptionEnv } from '../support/deploy.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -31,6 +32,13 @@ test('values: one entry per processor folder, enabled; its options and outputs a
     const declared = Object.fromEntries(Object.entries(definition.outputs as Record<string, { topic: string }>).map(([output, d]) => [output, d.topic]));
     assert.deepEqual(entry.outputs, declared, `${name}: outputs as declared (used under topics.prefix)`);
   }
+});
+
+test("values: the topics' defaults are the topic contract's (lib/topics.ts); notify reads what completed-filter writes", () => {
+  const { prefix, ...topics } = values.topics;
+  assert.equal(prefix, '');
+  assert.deepEqual(topics, { raw: defaultTopicSettings.topic, state: defaultTopicSettings.stateTopic, partitions: defaultTopicSettings.topicPartitions, rawRetentionMs: defaultTopicSettings.rawRetentionMs });
+  assert.equal(values.sinks.notify.inputTopic, values.processors['completed-filter'].outputs.completed);
 });
 
 test('values: one entry per sink folder, off by default (a sink needs its webhook or target first)', () => {
