@@ -78,11 +78,11 @@ const everything = {
 
 /** Value set → the kinds of the objects it renders, counted. */
 const valueSets: Array<{ name: string; values: object; kinds: Record<string, number> }> = [
-  { name: 'defaults', values: {}, kinds: { ConfigMap: 1, ServiceAccount: 1, ClusterRole: 1, ClusterRoleBinding: 1, Deployment: 3, Job: 1, PodDisruptionBudget: 1, NetworkPolicy: 1 } },
+  { name: 'defaults', values: {}, kinds: { ConfigMap: 2, ServiceAccount: 1, ClusterRole: 1, ClusterRoleBinding: 1, Deployment: 3, Job: 1, PodDisruptionBudget: 1, NetworkPolicy: 1 } },
   {
     name: 'everything',
     values: everything,
-    kinds: { ConfigMap: 1, ServiceAccount: 1, Role: 2, RoleBinding: 2, Deployment: 4, Job: 1, PodDisruptionBudget: 3, NetworkPolicy: 1, PodMonitor: 1, PrometheusRule: 1 },
+    kinds: { ConfigMap: 2, ServiceAccount: 1, Role: 2, RoleBinding: 2, Deployment: 4, Job: 1, PodDisruptionBudget: 3, NetworkPolicy: 1, PodMonitor: 1, PrometheusRule: 1 },
   },
   {
     name: 'one processor only',
@@ -106,6 +106,9 @@ before(async () => {
 const objectsOf = (set: string) => rendered.get(set)!.objects;
 const countKinds = (objects: Manifest[]) => objects.reduce<Record<string, number>>((n, o) => ({ ...n, [o.kind]: (n[o.kind] ?? 0) + 1 }), {});
 const total = (kinds: Record<string, number>) => Object.values(kinds).reduce((a, b) => a + b, 0);
+const isHook = (o: Manifest) => o.metadata.annotations?.['helm.sh/hook'] !== undefined;
+/** The ConfigMap of settings every Deployment reads (the topics-init hook has a copy of its own). */
+const settingsOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'ConfigMap' && !isHook(o))!;
 
 test('helm renders each value set into exactly the objects expected', () => {
   for (const set of valueSets) assert.deepEqual(countKinds(objectsOf(set.name)), set.kinds, set.name);
@@ -204,7 +207,7 @@ function workloadsOf(objects: Manifest[]) {
 const serviceArgs = (args: string[]) => (args[0] === 'topics' ? args.slice(0, 2) : args);
 const byArgs = (objects: Manifest[], first: string) => workloadsOf(objects).filter((w) => w.args[0] === first);
 
-test('defaults: the producer (2 replicas), one Deployment per processor folder, the topics-init Job as a post-install/upgrade hook', () => {
+test('defaults: the producer (2 replicas), one Deployment per processor folder, the topics-init Job as a pre-install/upgrade hook', () => {
   const objects = objectsOf('defaults');
   const [producer] = byArgs(objects, 'produce');
   assert.equal(producer?.manifest.kind, 'Deployment');
@@ -213,9 +216,28 @@ test('defaults: the producer (2 replicas), one Deployment per processor folder, 
   const [init] = byArgs(objects, 'topics');
   assert.equal(init?.manifest.kind, 'Job');
   assert.deepEqual(init.args, ['topics', 'init', '--processors', ...[...processorNames].sort()]);
-  assert.equal(init.manifest.metadata.annotations?.['helm.sh/hook'], 'post-install,post-upgrade');
   assert.equal(init.pod.restartPolicy, 'OnFailure');
   for (const set of valueSets) for (const w of workloadsOf(objectsOf(set.name))) assert.ok(isServiceCommand(serviceArgs(w.args)) || (w.args[0] === 'sink' && listSinks().includes(w.args[1]!)), `${set.name}: ${w.args.join(' ')}`);
+});
+
+test('topics-init runs before the release\'s objects (pre-install, pre-upgrade), from a copy of the settings made just before it and removed once it succeeded', () => {
+  for (const set of ['defaults', 'everything']) {
+    const objects = objectsOf(set);
+    const [init] = byArgs(objects, 'topics');
+    const config = objects.find((o) => o.kind === 'ConfigMap' && isHook(o))!;
+    const hookOf = (o: Manifest) => {
+      const a = o.metadata.annotations ?? {};
+      return [a['helm.sh/hook'], Number(a['helm.sh/hook-weight']), a['helm.sh/hook-delete-policy']];
+    };
+    // Helm runs a phase's hooks by weight, and deletes hook-succeeded ones only after all of them succeeded.
+    assert.deepEqual(hookOf(config), ['pre-install,pre-upgrade', -1, 'before-hook-creation,hook-succeeded'], set);
+    assert.deepEqual(hookOf(init!.manifest), ['pre-install,pre-upgrade', 0, 'before-hook-creation'], set);
+    assert.deepEqual(init!.container.envFrom.filter((f: any) => f.configMapRef).map((f: any) => f.configMapRef.name), [config.metadata.name], set);
+    assert.deepEqual(config.data, settingsOf(objects).data, `${set}: the same settings as the Deployments'`);
+    // Nothing else is a hook: the Job needs no object of the release (it runs as the namespace's default ServiceAccount, without a token).
+    assert.deepEqual(objects.filter(isHook).map((o) => o.kind).sort(), ['ConfigMap', 'Job'], set);
+    assert.equal(init!.pod.serviceAccountName, undefined, set);
+  }
 });
 
 test('one image, its entrypoint kept (no command), the chart\'s appVersion = package.json\'s version', () => {
@@ -268,7 +290,7 @@ test('RBAC: the producer may only get, list and watch the watched resource; clus
   check(objectsOf('defaults'), 'ClusterRole', 'ClusterRoleBinding', 1);
   const roles = check(objectsOf('everything'), 'Role', 'RoleBinding', 2);
   assert.deepEqual(roles.map((r) => r.metadata.namespace), [teamA, teamB]);
-  const config = objectsOf('everything').find((o) => o.kind === 'ConfigMap')!;
+  const config = settingsOf(objectsOf('everything'));
   assert.equal(config.data.KUBETRAIL_NAMESPACES, `${teamA},${teamB}`);
 });
 
@@ -317,16 +339,20 @@ test('settings: every variable in the ConfigMap and the containers is one the co
   for (const name of processorNames) for (const v of await processorEnvNames(name)) union.add(v);
   for (const set of valueSets) {
     const objects = objectsOf(set.name);
-    const config = objects.find((o) => o.kind === 'ConfigMap')!;
+    const configs = objects.filter((o) => o.kind === 'ConfigMap');
     for (const w of workloadsOf(objects)) {
       const known = await knownEnv(w.args);
-      assert.ok(w.container.envFrom.some((f: any) => f.configMapRef?.name === config.metadata.name), `${w.manifest.metadata.name}: envFrom the ConfigMap`);
+      // A Deployment reads the shared ConfigMap, the topics-init hook its own copy (made before the release's objects).
+      const expected = isHook(w.manifest) ? configs.find(isHook)! : settingsOf(objects);
+      assert.deepEqual(w.container.envFrom.filter((f: any) => f.configMapRef).map((f: any) => f.configMapRef.name), [expected.metadata.name], `${w.manifest.metadata.name}: envFrom its ConfigMap`);
       for (const e of w.container.env ?? []) assert.ok(known(e.name), `${set.name}: ${w.manifest.metadata.name}: ${e.name} is read by \`kubetrail ${w.args.join(' ')}\``);
     }
-    for (const [key, value] of Object.entries(config.data as Record<string, string>)) {
-      if (/PASSWORD|TOKEN/.test(key)) assert.match(key, /_FILE$/, `${set.name}: ${key}: only the path of a mounted Secret`);
-      if (key.endsWith('_FILE')) assert.match(value, /^\/etc\/kubetrail\/secrets\//);
-      assert.ok(union.has(key), `${set.name}: ConfigMap key ${key} is read by some kubetrail service`);
+    for (const config of configs) {
+      for (const [key, value] of Object.entries(config.data as Record<string, string>)) {
+        if (/PASSWORD|TOKEN/.test(key)) assert.match(key, /_FILE$/, `${set.name}: ${key}: only the path of a mounted Secret`);
+        if (key.endsWith('_FILE')) assert.match(value, /^\/etc\/kubetrail\/secrets\//);
+        assert.ok(union.has(key), `${set.name}: ${config.metadata.name} key ${key} is read by some kubetrail service`);
+      }
     }
     assert.ok(!objects.some((o) => o.kind === 'Secret'), 'the chart makes no Secret');
   }
@@ -334,7 +360,7 @@ test('settings: every variable in the ConfigMap and the containers is one the co
 
 test('TLS, mTLS and SASL: the ConfigMap names the files, every pod mounts them from the Secrets named', () => {
   const objects = objectsOf('everything');
-  const config = objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>;
+  const config = settingsOf(objects).data as Record<string, string>;
   const files = {
     KAFKA_SSL_CA_FILE: ['kafka-ca', 'ca.crt'],
     KAFKA_SSL_CERT_FILE: ['kubetrail-kafka-tls', 'tls.crt'],
@@ -378,7 +404,7 @@ test('topic prefix: the producer, each processor, the sink and topics-init use t
   assert.deepEqual(init!.args, ['topics', 'init', '--topic-prefix', 'prod.', '--processors', 'completed-filter', 'workflow-summary']);
   // Names of topics only from the shared ConfigMap (unprefixed) or as the prefixed names above.
   const naming = await topicNamingEnv();
-  const config = objects.find((o) => o.kind === 'ConfigMap')!.data;
+  const config = settingsOf(objects).data;
   assert.equal(config.KUBETRAIL_COMPLETED_FILTER_FAILED_ONLY, 'true');
   for (const w of workloadsOf(objects)) for (const name of Object.keys(env(w))) if (naming.has(name)) assert.equal(env(w)[name], `prod.${config[name]}`, `${w.manifest.metadata.name}: ${name}`);
 });
@@ -387,7 +413,7 @@ test('a renamed raw topic without a prefix: the producer writes it and every pro
   const { code, stdout, stderr } = await helmTemplate(tools.helm, { topics: { raw: 'custom.raw' } }, { namespace });
   assert.equal(code, 0, stderr);
   const objects = parseManifests(stdout);
-  const config = objects.find((o) => o.kind === 'ConfigMap')!.data;
+  const config = settingsOf(objects).data;
   assert.equal(config.KUBETRAIL_TOPIC, 'custom.raw');
   const inputs = byArgs(objects, 'process').map((w) => [w.args[1], (w.container.env as Array<{ name: string; value?: string }>).find((e) => e.name === 'KUBETRAIL_INPUT_TOPIC')?.value]);
   assert.deepEqual(inputs.sort(), [

@@ -64,7 +64,8 @@ One kubetrail Deployment or Job pod template. dict:
   root; name (app.kubernetes.io/name); component; container (its name); args (the CLI command);
   values (the component's values); env (fixed EnvVars: a list of dicts); http (serves /healthz,
   /readyz, /metrics on 8080); serviceAccountName (only the producer: it talks to the API server);
-  affinity (the default when values.affinity is empty); restartPolicy (Jobs).
+  affinity (the default when values.affinity is empty); restartPolicy (Jobs); configMap (the
+  ConfigMap of settings, when not <fullname>-config: the topics-init hook's own).
 */}}
 {{- define "kubetrail.podTemplate" -}}
 {{- $root := .root -}}
@@ -128,7 +129,7 @@ spec:
       args: {{ toJson .args }}
       envFrom:
         - configMapRef:
-            name: {{ include "kubetrail.fullname" $root }}-config
+            name: {{ .configMap | default (printf "%s-config" (include "kubetrail.fullname" $root)) }}
         {{- with $root.Values.credentialsSecret }}
         {{- if .name }}
         - secretRef:
