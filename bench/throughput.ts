@@ -90,6 +90,8 @@ export interface PassSpec {
   topic?: 'gzip' | 'none';
   /** The consumer's fetch size per partition (default: the runner's for processors, kafkajs' for bare passes). */
   maxBytesPerPartition?: number;
+  /** A processor's fetch size over all partitions (default: the runner's, 10 MiB). */
+  maxBytesPerFetch?: number;
   /** A bare pass with kubetrail's gzip codec (lib/kafka/gzip-codec.ts) instead of kafkajs' own. */
   gzipCodec?: boolean;
   /** More environment for the child (a benchmarking switch). */
@@ -118,7 +120,7 @@ export async function runPass(
     const topics = { input, outputs: { [outputName]: ctx.topic(`${options.label}.out`) } };
     child = ctx.spawnChild(
       'processor',
-      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition },
+      { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition, maxBytesPerFetch: pass.maxBytesPerFetch },
       { label: options.label, nodeArgs: options.nodeArgs, env: pass.env, root: pass.baseline ? baselineTree(ctx.log.bind(ctx)) : undefined },
     );
   }
@@ -160,6 +162,7 @@ export const processorPasses: PassSpec[] = [
   { name: 'completed-filter (at-least-once)', kind: 'processor', processor: 'completed-filter', mode: 'at-least-once' },
   { name: noneDefaultName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none' },
   { name: none1MiBName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none', maxBytesPerPartition: MiB },
+  { name: PASS_NAMES.uncompressed24MiBFetch, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none', maxBytesPerFetch: 3 * DEFAULT_MAX_BYTES_PER_PARTITION },
   { name: noneBaselineName, kind: 'processor', processor: 'workflow-summary', mode: 'exactly-once', topic: 'none', baseline: true },
 ];
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigError, connectionEnv, connectionSchema } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
-import { DEFAULT_MAX_BYTES_PER_PARTITION, runProcessor } from '../lib/kit/runner.js';
+import { DEFAULT_MAX_BYTES_PER_FETCH, DEFAULT_MAX_BYTES_PER_PARTITION, runProcessor } from '../lib/kit/runner.js';
 import { preflight } from '../lib/secure-connection.js';
 import { configOption, loadServiceSettings } from './connection.js';
 import { addSettingFlags } from './options.js';
@@ -40,6 +40,8 @@ export const processorServiceSchema = connectionSchema.extend({
   maxBatchRecords: z.coerce.number().int().min(1).default(500),
   /** Bytes fetched per input partition per request; a transaction holds at most one fetch (BENCHMARKS.md F2). */
   maxBytesPerPartition: z.coerce.number().int().min(65_536).default(DEFAULT_MAX_BYTES_PER_PARTITION),
+  /** Bytes a fetch returns over all input partitions: bounds the memory of the records in hand (BENCHMARKS.md F2). */
+  maxBytesPerFetch: z.coerce.number().int().min(65_536).default(DEFAULT_MAX_BYTES_PER_FETCH),
 });
 
 export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSchema>, string> = {
@@ -54,6 +56,7 @@ export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSc
   httpPort: 'KUBETRAIL_HTTP_PORT',
   maxBatchRecords: 'KUBETRAIL_MAX_BATCH_RECORDS',
   maxBytesPerPartition: 'KUBETRAIL_MAX_BYTES_PER_PARTITION',
+  maxBytesPerFetch: 'KUBETRAIL_MAX_BYTES_PER_FETCH',
 };
 
 export function loadProcessorServiceConfig(command: Command) {
@@ -82,6 +85,7 @@ export function registerProcessCommand(program: Command): void {
       httpPort: config.httpPort < 0 ? undefined : config.httpPort,
       maxBatchRecords: config.maxBatchRecords,
       maxBytesPerPartition: config.maxBytesPerPartition,
+      maxBytesPerFetch: config.maxBytesPerFetch,
       handleSignals: false,
       topics: {
         input: config.inputTopic,

@@ -29,6 +29,8 @@ interface Spec {
   timeoutMs?: number;
   /** Consumer fetch size per partition (runProcessor's maxBytesPerPartition; default DEFAULT_MAX_BYTES_PER_PARTITION, 8 MiB). */
   maxBytesPerPartition?: number;
+  /** Consumer fetch size over all partitions (runProcessor's maxBytesPerFetch; default DEFAULT_MAX_BYTES_PER_FETCH, 10 MiB). */
+  maxBytesPerFetch?: number;
 }
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
@@ -51,6 +53,7 @@ const handle = await runProcessor(definition, {
   topics: spec.topics,
   maxBatchRecords: spec.maxBatchRecords,
   maxBytesPerPartition: spec.maxBytesPerPartition,
+  maxBytesPerFetch: spec.maxBytesPerFetch,
   concurrency: spec.concurrency,
   handleSignals: true,
   sessionTimeoutMs: 10_000,

@@ -62,7 +62,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         ),
       );
       out.push(
-        '\nBare passes and processors fetch 8 MiB per partition (the runner\'s DEFAULT_MAX_BYTES_PER_PARTITION) unless the name says 1 MiB; "uncompressed topic": the same events in a raw topic written without compression; "the runner when the engine issue was filed": the code of that commit, run from its own tree with its own locked dependencies (bench/lib/baseline.ts). ' +
+        '\nBare passes and processors fetch 8 MiB per partition (the runner\'s DEFAULT_MAX_BYTES_PER_PARTITION) unless the name says 1 MiB, and at most 10 MiB per fetch in all (kafkajs\' maxBytes, the runner\'s DEFAULT_MAX_BYTES_PER_FETCH) unless it says 24 MiB; "uncompressed topic": the same events in a raw topic written without compression; "the runner when the engine issue was filed": the code of that commit, run from its own tree with its own locked dependencies (bench/lib/baseline.ts). ' +
           '"records per commit": input records per transaction (exactly-once) or per offset commit.',
       );
     }
@@ -93,6 +93,11 @@ export function renderMarkdown(results: Record<string, unknown>): string {
       }
       if (none8.length > 1 && none8.length === none1.length) {
         out.push(`Per repeat, uncompressed topic, the runner at 8 MiB / at 1 MiB per partition (the fetch size's own share): ${none8.map((x: number, i: number) => `${fmt(x / none1[i], 2)}×`).join(', ')}.`);
+      }
+      const none24 = runsOf(PASS_NAMES.uncompressed24MiBFetch);
+      if (none24.length > 1 && none24.length === none0.length && none24.length === none8.length) {
+        const perRepeat = (ref: number[]) => none24.map((x: number, i: number) => `${fmt(x / ref[i]!, 2)}×`).join(', ');
+        out.push(`Per repeat, uncompressed topic, the runner fetching 24 MiB in all (kafkajs' maxBytes; 10 MiB by default): against the runner when the engine issue was filed ${perRepeat(none0)}; against the default ${perRepeat(none8)}.`);
       }
     }
   }

@@ -19,6 +19,8 @@ export interface ConsumerLoopOptions {
   concurrency: number;
   /** Most bytes fetched per partition per request. */
   maxBytesPerPartition: number;
+  /** Most bytes a fetch request returns over all its partitions. */
+  maxBytesPerFetch: number;
   metrics: RunnerMetrics;
   logger: Logger;
   newUnit: (partition: number) => PartitionUnit;
@@ -63,6 +65,7 @@ export class ConsumerLoop {
       heartbeatInterval: Math.max(300, Math.floor(sessionTimeoutMs / 10)),
       maxWaitTimeInMs: 500,
       maxBytesPerPartition: options.maxBytesPerPartition,
+      maxBytes: options.maxBytesPerFetch,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onJoin(payload.memberAssignment[options.inputTopic] ?? [], payload.memberId));
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {

@@ -33,6 +33,12 @@ export type { DeliveryMode, ResolvedTopics, TopicOverrides };
 
 /** Default bytes fetched per partition: 8 MiB (BENCHMARKS.md F2: +62% records/s on an uncompressed raw topic against kafkajs' 1 MiB). */
 export const DEFAULT_MAX_BYTES_PER_PARTITION = 8 * 1024 * 1024;
+/**
+ * Default bytes a fetch returns over all partitions: kafkajs' 10 MiB, so the fetched records (and
+ * on a gzip topic their ~5× decompressed size) stay bounded whatever the partitions assigned. With
+ * two or more partitions behind, it caps a fetch below their 8 MiB each (BENCHMARKS.md F2).
+ */
+export const DEFAULT_MAX_BYTES_PER_FETCH = 10 * 1024 * 1024;
 
 export interface RunProcessorOptions {
   connection: ConnectionConfig;
@@ -53,6 +59,8 @@ export interface RunProcessorOptions {
   maxBatchBytes?: number;
   /** Most bytes fetched per input partition per request; a transaction holds at most one fetch (default 8 MiB). */
   maxBytesPerPartition?: number;
+  /** Most bytes per fetch request over all the input partitions (default 10 MiB, kafkajs'). */
+  maxBytesPerFetch?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
   /** Consumer group session timeout (default 10 s; the broker's minimum is usually 6 s). */
@@ -138,6 +146,7 @@ function createWorkers(
     sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
     concurrency: options.concurrency ?? 4,
     maxBytesPerPartition: options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
+    maxBytesPerFetch: options.maxBytesPerFetch ?? DEFAULT_MAX_BYTES_PER_FETCH,
     metrics,
     logger,
     onEmptyBatch: options.onEmptyBatch,

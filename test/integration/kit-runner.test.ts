@@ -231,6 +231,35 @@ describe('processor runner (exactly once)', () => {
     assert.ok(dead[0]!.raw!.length > 1_500_000, 'the whole original record is in the dead-letter topic');
   });
 
+  it('fetches at most maxBytesPerFetch, so a transaction holds what one fetch returned', async () => {
+    const base = uniqueName('kit-fetch');
+    const input = `${base}.raw`;
+    await createTopic(admin, input, 1);
+    const writer = await RawWriter.open(kafka, registry, input);
+    cleanups.push(() => writer.close());
+    // 12 record batches of ~100 kB, one per send: all stored before any runner starts.
+    for (let i = 0; i < 12; i++) await writer.write([{ ...event(i, `wf-${i}`), object: JSON.stringify({ kind: 'Workflow', pad: 'x'.repeat(100_000) }) }]);
+    const commitsWith = async (group: string, maxBytesPerFetch?: number) => {
+      const handle = await start(passThroughProcessor(), {
+        connection,
+        groupId: group,
+        topics: { input, outputs: { copy: `${group}.copy` } },
+        logger: quietLogger(group),
+        handleSignals: false,
+        sessionTimeoutMs: 6_000,
+        maxBytesPerFetch,
+      });
+      await waitFor('12 records', () => handle.stats().recordsIn >= 12);
+      await handle.stop();
+      assert.equal(handle.stats().recordsIn, 12);
+      return handle.stats().commits;
+    };
+    // The broker fills a fetch with whole batches up to the limit: two of ~100 kB fit in 256 KiB, a third does not.
+    assert.equal(await commitsWith(`${base}-small`, 256 * 1024), 6);
+    // The default (10 MiB over all partitions, 8 MiB per partition) takes all 1.2 MB in one fetch.
+    assert.equal(await commitsWith(`${base}-default`), 1);
+  });
+
   it('fails with a clear error when the input topic does not exist', async () => {
     const base = uniqueName('kit-missing');
     await assert.rejects(
