@@ -78,11 +78,11 @@ const everything = {
 
 /** Value set → the kinds of the objects it renders, counted. */
 const valueSets: Array<{ name: string; values: object; kinds: Record<string, number> }> = [
-  { name: 'defaults', values: {}, kinds: { ConfigMap: 2, ServiceAccount: 1, ClusterRole: 1, ClusterRoleBinding: 1, Deployment: 3, Job: 1, PodDisruptionBudget: 1, NetworkPolicy: 1 } },
+  { name: 'defaults', values: {}, kinds: { ConfigMap: 1, ServiceAccount: 1, ClusterRole: 1, ClusterRoleBinding: 1, Deployment: 3, Job: 1, PodDisruptionBudget: 1, NetworkPolicy: 1 } },
   {
     name: 'everything',
     values: everything,
-    kinds: { ConfigMap: 2, ServiceAccount: 1, Role: 2, RoleBinding: 2, Deployment: 4, Job: 1, PodDisruptionBudget: 3, NetworkPolicy: 1, PodMonitor: 1, PrometheusRule: 1 },
+    kinds: { ConfigMap: 1, ServiceAccount: 1, Role: 2, RoleBinding: 2, Deployment: 4, Job: 1, PodDisruptionBudget: 3, NetworkPolicy: 1, PodMonitor: 1, PrometheusRule: 1 },
   },
   {
     name: 'one processor only',
@@ -107,8 +107,10 @@ const objectsOf = (set: string) => rendered.get(set)!.objects;
 const countKinds = (objects: Manifest[]) => objects.reduce<Record<string, number>>((n, o) => ({ ...n, [o.kind]: (n[o.kind] ?? 0) + 1 }), {});
 const total = (kinds: Record<string, number>) => Object.values(kinds).reduce((a, b) => a + b, 0);
 const isHook = (o: Manifest) => o.metadata.annotations?.['helm.sh/hook'] !== undefined;
-/** The ConfigMap of settings every Deployment reads (the topics-init hook has a copy of its own). */
-const settingsOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'ConfigMap' && !isHook(o))!;
+/** The ConfigMap of settings every Deployment reads (the topics-init hook carries them in its env). */
+const settingsOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'ConfigMap')!;
+/** A container's env entries as name → value. */
+const envOf = (container: any): Record<string, string | undefined> => Object.fromEntries(((container.env ?? []) as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
 
 test('helm renders each value set into exactly the objects expected', () => {
   for (const set of valueSets) assert.deepEqual(countKinds(objectsOf(set.name)), set.kinds, set.name);
@@ -220,23 +222,22 @@ test('defaults: the producer (2 replicas), one Deployment per processor folder, 
   for (const set of valueSets) for (const w of workloadsOf(objectsOf(set.name))) assert.ok(isServiceCommand(serviceArgs(w.args)) || (w.args[0] === 'sink' && listSinks().includes(w.args[1]!)), `${set.name}: ${w.args.join(' ')}`);
 });
 
-test('topics-init runs before the release\'s objects (pre-install, pre-upgrade), from a copy of the settings made just before it and removed once it succeeded', () => {
+test('topics-init runs before the release\'s objects (pre-install, pre-upgrade), with the ConfigMap\'s settings in its own env', () => {
   for (const set of ['defaults', 'everything']) {
     const objects = objectsOf(set);
     const [init] = byArgs(objects, 'topics');
-    const config = objects.find((o) => o.kind === 'ConfigMap' && isHook(o))!;
-    const hookOf = (o: Manifest) => {
-      const a = o.metadata.annotations ?? {};
-      return [a['helm.sh/hook'], Number(a['helm.sh/hook-weight']), a['helm.sh/hook-delete-policy']];
-    };
-    // Helm runs a phase's hooks by weight, and deletes hook-succeeded ones only after all of them succeeded.
-    assert.deepEqual(hookOf(config), ['pre-install,pre-upgrade', -1, 'before-hook-creation,hook-succeeded'], set);
-    assert.deepEqual(hookOf(init!.manifest), ['pre-install,pre-upgrade', 0, 'before-hook-creation'], set);
-    assert.deepEqual(init!.container.envFrom.filter((f: any) => f.configMapRef).map((f: any) => f.configMapRef.name), [config.metadata.name], set);
-    assert.deepEqual(config.data, settingsOf(objects).data, `${set}: the same settings as the Deployments'`);
-    // Nothing else is a hook: the Job needs no object of the release (it runs as the namespace's default ServiceAccount, without a token).
-    assert.deepEqual(objects.filter(isHook).map((o) => o.kind).sort(), ['ConfigMap', 'Job'], set);
+    const annotations = init!.manifest.metadata.annotations ?? {};
+    assert.deepEqual([annotations['helm.sh/hook'], annotations['helm.sh/hook-delete-policy']], ['pre-install,pre-upgrade', 'before-hook-creation'], set);
+    // It is the only hook, and it needs no object of the release: no ConfigMap (helm deletes a
+    // hook-succeeded one when the install times out, stranding the retrying Job), no ServiceAccount.
+    assert.deepEqual(objects.filter(isHook).map((o) => `${o.kind}/${o.metadata.name}`), [`Job/${init!.manifest.metadata.name}`], set);
     assert.equal(init!.pod.serviceAccountName, undefined, set);
+    assert.deepEqual((init!.container.envFrom ?? []).filter((f: any) => f.configMapRef), [], set);
+    // Every setting of the Deployments' ConfigMap, with the same value.
+    const env = envOf(init!.container);
+    const settings = settingsOf(objects).data as Record<string, string>;
+    assert.ok(Object.keys(settings).length > 10, set);
+    assert.deepEqual(Object.fromEntries(Object.keys(settings).map((k) => [k, env[k]])), settings, `${set}: the same settings as the Deployments'`);
   }
 });
 
@@ -339,20 +340,22 @@ test('settings: every variable in the ConfigMap and the containers is one the co
   for (const name of processorNames) for (const v of await processorEnvNames(name)) union.add(v);
   for (const set of valueSets) {
     const objects = objectsOf(set.name);
-    const configs = objects.filter((o) => o.kind === 'ConfigMap');
+    const config = settingsOf(objects);
+    const settings = config.data as Record<string, string>;
     for (const w of workloadsOf(objects)) {
       const known = await knownEnv(w.args);
-      // A Deployment reads the shared ConfigMap, the topics-init hook its own copy (made before the release's objects).
-      const expected = isHook(w.manifest) ? configs.find(isHook)! : settingsOf(objects);
-      assert.deepEqual(w.container.envFrom.filter((f: any) => f.configMapRef).map((f: any) => f.configMapRef.name), [expected.metadata.name], `${w.manifest.metadata.name}: envFrom its ConfigMap`);
-      for (const e of w.container.env ?? []) assert.ok(known(e.name), `${set.name}: ${w.manifest.metadata.name}: ${e.name} is read by \`kubetrail ${w.args.join(' ')}\``);
-    }
-    for (const config of configs) {
-      for (const [key, value] of Object.entries(config.data as Record<string, string>)) {
-        if (/PASSWORD|TOKEN/.test(key)) assert.match(key, /_FILE$/, `${set.name}: ${key}: only the path of a mounted Secret`);
-        if (key.endsWith('_FILE')) assert.match(value, /^\/etc\/kubetrail\/secrets\//);
-        assert.ok(union.has(key), `${set.name}: ${config.metadata.name} key ${key} is read by some kubetrail service`);
+      // Deployments read the ConfigMap; the topics-init hook, which runs before it exists, carries the same settings in its env (checked in its own test).
+      const reads = (w.container.envFrom ?? []).filter((f: any) => f.configMapRef).map((f: any) => f.configMapRef.name);
+      assert.deepEqual(reads, isHook(w.manifest) ? [] : [config.metadata.name], `${w.manifest.metadata.name}: envFrom the ConfigMap`);
+      for (const e of w.container.env ?? []) {
+        if (isHook(w.manifest) && settings[e.name] === e.value) continue;
+        assert.ok(known(e.name), `${set.name}: ${w.manifest.metadata.name}: ${e.name} is read by \`kubetrail ${w.args.join(' ')}\``);
       }
+    }
+    for (const [key, value] of Object.entries(settings)) {
+      if (/PASSWORD|TOKEN/.test(key)) assert.match(key, /_FILE$/, `${set.name}: ${key}: only the path of a mounted Secret`);
+      if (key.endsWith('_FILE')) assert.match(value, /^\/etc\/kubetrail\/secrets\//);
+      assert.ok(union.has(key), `${set.name}: ConfigMap key ${key} is read by some kubetrail service`);
     }
     assert.ok(!objects.some((o) => o.kind === 'Secret'), 'the chart makes no Secret');
   }
@@ -391,7 +394,7 @@ test('TLS, mTLS and SASL: the ConfigMap names the files, every pod mounts them f
 
 test('topic prefix: the producer, each processor, the sink and topics-init use the same prefixed names (lib/catalog.ts)', async () => {
   const objects = objectsOf('everything');
-  const env = (w: { container: any }) => Object.fromEntries(((w.container.env ?? []) as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+  const env = (w: { container: any }) => envOf(w.container);
   const [producer] = byArgs(objects, 'produce');
   assert.deepEqual([env(producer!).KUBETRAIL_TOPIC, env(producer!).KUBETRAIL_STATE_TOPIC], ['prod.kubetrail.raw', 'prod.kubetrail.producer.state']);
   const byName = Object.fromEntries(byArgs(objects, 'process').map((w) => [w.args[1], env(w)]));
@@ -402,11 +405,17 @@ test('topic prefix: the producer, each processor, the sink and topics-init use t
   assert.equal(env(sink!).KUBETRAIL_GROUP_ID, 'prod.sink-notify');
   const [init] = byArgs(objects, 'topics');
   assert.deepEqual(init!.args, ['topics', 'init', '--topic-prefix', 'prod.', '--processors', 'completed-filter', 'workflow-summary']);
-  // Names of topics only from the shared ConfigMap (unprefixed) or as the prefixed names above.
+  // Names of topics only from the shared settings (unprefixed: the ConfigMap, and topics-init's copy
+  // of it, which adds --topic-prefix itself) or as the prefixed names above.
   const naming = await topicNamingEnv();
   const config = settingsOf(objects).data;
   assert.equal(config.KUBETRAIL_COMPLETED_FILTER_FAILED_ONLY, 'true');
-  for (const w of workloadsOf(objects)) for (const name of Object.keys(env(w))) if (naming.has(name)) assert.equal(env(w)[name], `prod.${config[name]}`, `${w.manifest.metadata.name}: ${name}`);
+  for (const w of workloadsOf(objects)) {
+    for (const name of Object.keys(env(w))) {
+      if (!naming.has(name)) continue;
+      assert.equal(env(w)[name], w.args[0] === 'topics' ? config[name] : `prod.${config[name]}`, `${w.manifest.metadata.name}: ${name}`);
+    }
+  }
 });
 
 test('a renamed raw topic without a prefix: the producer writes it and every processor reads it', async () => {

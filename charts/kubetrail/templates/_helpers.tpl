@@ -64,8 +64,9 @@ One kubetrail Deployment or Job pod template. dict:
   root; name (app.kubernetes.io/name); component; container (its name); args (the CLI command);
   values (the component's values); env (fixed EnvVars: a list of dicts); http (serves /healthz,
   /readyz, /metrics on 8080); serviceAccountName (only the producer: it talks to the API server);
-  affinity (the default when values.affinity is empty); restartPolicy (Jobs); configMap (the
-  ConfigMap of settings, when not <fullname>-config: the topics-init hook's own).
+  affinity (the default when values.affinity is empty); restartPolicy (Jobs); inlineSettings (the
+  settings as env entries instead of from <fullname>-config: the topics-init hook, which runs
+  before that ConfigMap exists).
 */}}
 {{- define "kubetrail.podTemplate" -}}
 {{- $root := .root -}}
@@ -127,9 +128,12 @@ spec:
       image: {{ printf "%s:%s" $image.repository ($image.tag | default $root.Chart.AppVersion) | quote }}
       imagePullPolicy: {{ $image.pullPolicy }}
       args: {{ toJson .args }}
+      {{- if or (not .inlineSettings) $root.Values.credentialsSecret.name }}
       envFrom:
+        {{- if not .inlineSettings }}
         - configMapRef:
-            name: {{ .configMap | default (printf "%s-config" (include "kubetrail.fullname" $root)) }}
+            name: {{ include "kubetrail.fullname" $root }}-config
+        {{- end }}
         {{- with $root.Values.credentialsSecret }}
         {{- if .name }}
         - secretRef:
@@ -137,7 +141,14 @@ spec:
             optional: {{ .optional }}
         {{- end }}
         {{- end }}
+      {{- end }}
       env:
+        {{- if .inlineSettings }}
+        {{- range $name, $value := (include "kubetrail.configData" $root | fromYaml) }}
+        - name: {{ $name }}
+          value: {{ $value | toString | quote }}
+        {{- end }}
+        {{- end }}
         {{- if .http }}
         - name: KUBETRAIL_HTTP_PORT
           value: "8080"
