@@ -40,7 +40,7 @@ export const processorServiceSchema = connectionSchema.extend({
   maxBatchRecords: z.coerce.number().int().min(1).default(500),
   /** Bytes fetched per input partition per request; a transaction holds at most one fetch (BENCHMARKS.md F2). */
   maxBytesPerPartition: z.coerce.number().int().min(65_536).default(DEFAULT_MAX_BYTES_PER_PARTITION),
-  /** Bytes a fetch returns over all input partitions: bounds the memory of the records in hand (BENCHMARKS.md F2). */
+  /** Bytes a fetch request (one per broker) returns over its input partitions: bounds the records in hand (BENCHMARKS.md F2). */
   maxBytesPerFetch: z.coerce.number().int().min(65_536).default(DEFAULT_MAX_BYTES_PER_FETCH),
 });
 

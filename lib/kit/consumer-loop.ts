@@ -19,7 +19,7 @@ export interface ConsumerLoopOptions {
   concurrency: number;
   /** Most bytes fetched per partition per request. */
   maxBytesPerPartition: number;
-  /** Most bytes a fetch request returns over all its partitions. */
+  /** Most bytes a fetch request (kafkajs makes one per broker) returns over all its partitions. */
   maxBytesPerFetch: number;
   metrics: RunnerMetrics;
   logger: Logger;

@@ -34,9 +34,11 @@ export type { DeliveryMode, ResolvedTopics, TopicOverrides };
 /** Default bytes fetched per partition: 8 MiB (BENCHMARKS.md F2: +62% records/s on an uncompressed raw topic against kafkajs' 1 MiB). */
 export const DEFAULT_MAX_BYTES_PER_PARTITION = 8 * 1024 * 1024;
 /**
- * Default bytes a fetch returns over all partitions: kafkajs' 10 MiB, so the fetched records (and
- * on a gzip topic their ~5× decompressed size) stay bounded whatever the partitions assigned. With
- * two or more partitions behind, it caps a fetch below their 8 MiB each (BENCHMARKS.md F2).
+ * Default bytes a fetch request returns over all its partitions: kafkajs' 10 MiB, so the records in
+ * hand (on a gzip topic ~5× their stored size) stay bounded whatever the partitions assigned;
+ * kafkajs sends one fetch per broker leading some of them, and the broker returns a first batch
+ * larger than the limit whole. The broker fills partitions in turn, so with two or more partitions
+ * behind, a fetch holds 8 MiB of one and the rest of another (BENCHMARKS.md F2).
  */
 export const DEFAULT_MAX_BYTES_PER_FETCH = 10 * 1024 * 1024;
 
@@ -59,7 +61,7 @@ export interface RunProcessorOptions {
   maxBatchBytes?: number;
   /** Most bytes fetched per input partition per request; a transaction holds at most one fetch (default 8 MiB). */
   maxBytesPerPartition?: number;
-  /** Most bytes per fetch request over all the input partitions (default 10 MiB, kafkajs'). */
+  /** Most bytes per fetch request (one per broker) over its input partitions (default 10 MiB, kafkajs'). */
   maxBytesPerFetch?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;

@@ -237,8 +237,9 @@ describe('processor runner (exactly once)', () => {
     await createTopic(admin, input, 1);
     const writer = await RawWriter.open(kafka, registry, input);
     cleanups.push(() => writer.close());
-    // 12 record batches of ~100 kB, one per send: all stored before any runner starts.
-    for (let i = 0; i < 12; i++) await writer.write([{ ...event(i, `wf-${i}`), object: JSON.stringify({ kind: 'Workflow', pad: 'x'.repeat(100_000) }) }]);
+    // 12 record batches of ~100 kB, one per send, all stored before any runner starts (random
+    // padding: the stored size does not hang on a compression the broker might apply).
+    for (let i = 0; i < 12; i++) await writer.write([{ ...event(i, `wf-${i}`), object: JSON.stringify({ kind: 'Workflow', pad: randomBytes(50_000).toString('hex') }) }]);
     const commitsWith = async (group: string, maxBytesPerFetch?: number) => {
       const handle = await start(passThroughProcessor(), {
         connection,
