@@ -1,12 +1,36 @@
 // The contract between the stack orchestrator (stack/stack.ts) and each embedded service.
 // A service only knows how to get its binaries (prepare), how it is launched and when it is
 // ready; the orchestrator owns processes, ports, logs and the state file.
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** The long-lived download/build cache shared by every checkout: KUBETRAIL_CACHE, or ~/.cache/kubetrail. */
 export function cacheDirectory(): string {
   return process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
+}
+
+/**
+ * `dir`, built once by `build` into a staging directory of this process's own and moved into place
+ * whole: an interrupted build is never taken for a finished one, and two processes building at
+ * once (two checkouts share the cache) do not build into one directory. `ready` tells a complete
+ * `dir`; when another process finished first, its result is kept and ours dropped.
+ */
+export function buildCached(dir: string, ready: (dir: string) => boolean, build: (staging: string) => void): string {
+  if (ready(dir)) return dir;
+  const staging = `${dir}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    build(staging);
+    if (!ready(dir)) {
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(staging, dir);
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 /**

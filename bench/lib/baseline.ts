@@ -6,9 +6,9 @@
 // bench child (bench/children/processor.ts of that commit speaks the same JSON lines).
 // Cached under the kubetrail cache: one `npm ci` the first time (9 s here with a warm npm cache).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDirectory } from '../../stack/service.js';
+import { buildCached, cacheDirectory } from '../../stack/service.js';
 import { repoRoot } from './context.js';
 
 /** The last commit before the engine issue's work (2026-11-24 16:55, "demo and stack: plain static fs imports"). */
@@ -20,22 +20,22 @@ export const ISSUE_BASELINE_COMMIT = '61a1ef9face9c61b2360032b679c87575506c032';
  */
 export function baselineTree(log: (line: string) => void, commit = ISSUE_BASELINE_COMMIT): string {
   const dir = join(cacheDirectory(), 'bench-baseline', commit);
-  if (existsSync(join(dir, '.ready'))) return dir;
+  const ready = (root: string) => existsSync(join(root, '.ready'));
+  if (ready(dir)) return dir;
   const hasCommit = spawnSync('git', ['-C', repoRoot, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' }).status === 0;
   if (!hasCommit) throw new Error(`the baseline commit ${commit.slice(0, 7)} is not in this clone's history (a shallow clone? git fetch --unshallow)`);
-  const partial = `${dir}.partial`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(partial, { recursive: true });
-  log(`baseline: extracting ${commit.slice(0, 7)} into ${dir}`);
-  const tarball = join(partial, 'tree.tar');
-  execFileSync('git', ['-C', repoRoot, 'archive', '--format=tar', '-o', tarball, commit], { stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync('tar', ['-xf', tarball, '-C', partial], { stdio: ['ignore', 'ignore', 'inherit'] });
-  rmSync(tarball);
-  log('baseline: npm ci of its own package-lock.json (once; cached)');
-  execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: partial, stdio: ['ignore', 'ignore', 'inherit'] });
-  writeFileSync(join(partial, '.ready'), `${new Date().toISOString()}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(partial, dir);
+  buildCached(dir, ready, (staging) => {
+    log(`baseline: extracting ${commit.slice(0, 7)} into ${dir}`);
+    const tarball = join(staging, 'tree.tar');
+    execFileSync('git', ['-C', repoRoot, 'archive', '--format=tar', '-o', tarball, commit], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('tar', ['-xf', tarball, '-C', staging], { stdio: ['ignore', 'ignore', 'inherit'] });
+    rmSync(tarball);
+    log('baseline: npm ci of its own package-lock.json (once; cached)');
+    // --include=dev: its bench child runs under tsx, a devDependency (NODE_ENV=production would drop it).
+    execFileSync('npm', ['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: staging, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (!existsSync(join(staging, 'node_modules', 'tsx', 'package.json'))) throw new Error(`baseline ${commit.slice(0, 7)}: npm ci installed no tsx`);
+    writeFileSync(join(staging, '.ready'), `${new Date().toISOString()}\n`);
+  });
   log('baseline: ready');
   return dir;
 }
