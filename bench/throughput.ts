@@ -9,8 +9,9 @@
 //   - (b) Kafka's ConsumerPerformance over the same topic and ProducerPerformance writing the
 //     same objects to a new topic: the machine's ceiling for reading and for writing
 //   - (c) workflow-summary (exactly-once) over the same events in an uncompressed raw topic, with
-//     the runner's fetch size (8 MiB per partition), with kafkajs' 1 MiB, and run by the code of
-//     the commit before the engine issue (bench/lib/baseline.ts: "today's rate" when it was filed)
+//     the runner's fetch size (8 MiB per partition, 10 MiB per fetch), with kafkajs' 1 MiB per
+//     partition, with 24 MiB per fetch (maxBytesPerFetch), and run by the code of the commit before
+//     the engine issue (bench/lib/baseline.ts: "today's rate" when it was filed)
 // The passes are interleaved, repeat after repeat, so background load spreads over all of them;
 // each figure is the median of the repeats (best also kept), and ratios are of medians. The bare
 // passes use the runner's fetch size (a kafkajs consume-only pass with kafkajs' 1 MiB is kept

@@ -126,10 +126,10 @@ export class BenchContext {
   }
 
   /**
-   * Bytes the embedded etcd may still grow by. Its data file never shrinks, the stack turns
-   * automatic compaction off (tests compact when they choose), so every write of a 45 kB object
-   * stays there; past the 2 GiB quota etcd refuses all writes — for everyone using the stack.
-   * The benchmarks keep what they write well under this.
+   * Bytes the embedded etcd may still grow by. The stack turns automatic compaction off (tests
+   * compact when they choose), so every write of a 45 kB object stays in its data file until
+   * `stack compact` compacts and defragments it; past the 2 GiB quota etcd refuses all writes —
+   * for everyone using the stack. The benchmarks keep what they write well under this.
    */
   etcdHeadroomBytes(): number {
     const db = etcdDataFile(this.stackContext);

@@ -11,5 +11,5 @@ export const PASS_NAMES = {
   uncompressed: 'workflow-summary (exactly-once), uncompressed topic',
   uncompressed1MiB: 'workflow-summary (exactly-once), uncompressed topic, fetch 1 MiB/partition (kafkajs default)',
   uncompressed24MiBFetch: 'workflow-summary (exactly-once), uncompressed topic, fetch 24 MiB in all (3 partitions × 8 MiB)',
-  uncompressedBaseline: `workflow-summary (exactly-once), uncompressed topic, the runner when the engine issue was filed (${ISSUE_BASELINE_COMMIT.slice(0, 7)})`,
+  uncompressedBaseline: `workflow-summary (exactly-once), uncompressed topic, the runner when the engine issue was filed (${ISSUE_BASELINE_COMMIT.slice(0, 7)}, kafkajs' 1 MiB/partition)`,
 } as const;

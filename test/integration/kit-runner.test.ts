@@ -234,11 +234,11 @@ describe('processor runner (exactly once)', () => {
   it('fetches at most maxBytesPerFetch, so a transaction holds what one fetch returned', async () => {
     const base = uniqueName('kit-fetch');
     const input = `${base}.raw`;
-    await createTopic(admin, input, 1);
+    // Stored as sent (uncompressed), whatever the broker's default compression.type.
+    await createTopic(admin, input, 1, { 'compression.type': 'producer' });
     const writer = await RawWriter.open(kafka, registry, input);
     cleanups.push(() => writer.close());
-    // 12 record batches of ~100 kB, one per send, all stored before any runner starts (random
-    // padding: the stored size does not hang on a compression the broker might apply).
+    // 12 record batches of ~100 kB, one per send, all stored before any runner starts.
     for (let i = 0; i < 12; i++) await writer.write([{ ...event(i, `wf-${i}`), object: JSON.stringify({ kind: 'Workflow', pad: randomBytes(50_000).toString('hex') }) }]);
     const commitsWith = async (group: string, maxBytesPerFetch?: number) => {
       const handle = await start(passThroughProcessor(), {
