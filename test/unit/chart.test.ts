@@ -1,13 +1,15 @@
 // charts/kubetrail's values against the code, without rendering (test/integration/chart.test.ts
 // renders it with helm, decodes every object strictly and dry-runs it on the API server): one
-// Deployment entry per processor and sink folder, the topics' defaults as lib/topics.ts has them, the processors' options and outputs as their
-// definitions declare them, the chart's appVersion the package's, the alerts one file.
+// Deployment entry per processor and sink folder, the topics' defaults as lib/topics.ts has them,
+// the processors' options and outputs as their definitions declare them, notify's input as both
+// it and completed-filter declare it, the chart's appVersion the package's, the alerts one file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { loadProcessor } from '../../lib/kit/discovery.js';
 import { optionEnvName } from '../../lib/kit/options.js';
 import { listSinks } from '../../lib/sink/discovery.js';
+import { notifyFromEnv } from '../../sinks/notify/notify.js';
 import { defaultTopicSettings } from '../../lib/topics.js';
 import { packageJson, parseYamlFile, processorNames, processorOptionEnv, repoPath, sinkOptionEnv } from '../support/deploy.js';
 
@@ -34,11 +36,14 @@ test('values: one entry per processor folder, enabled; its options and outputs a
   }
 });
 
-test("values: the topics' defaults are the topic contract's (lib/topics.ts); notify reads what completed-filter writes", () => {
+test("values: the topics' defaults are the topic contract's (lib/topics.ts); notify reads what completed-filter writes", async () => {
   const { prefix, ...topics } = values.topics;
   assert.equal(prefix, '');
   assert.deepEqual(topics, { raw: defaultTopicSettings.topic, state: defaultTopicSettings.stateTopic, partitions: defaultTopicSettings.topicPartitions, rawRetentionMs: defaultTopicSettings.rawRetentionMs });
-  assert.equal(values.sinks.notify.inputTopic, values.processors['completed-filter'].outputs.completed);
+  // The chart's notify input, the sink's own default and completed-filter's declared output: one topic.
+  const completed = ((await loadProcessor('completed-filter')).outputs as Record<string, { topic: string }>).completed!.topic;
+  const notify = notifyFromEnv({ KUBETRAIL_NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:1/hook' });
+  assert.deepEqual([values.sinks.notify.inputTopic, notify.input.topic], [completed, completed]);
 });
 
 test('values: one entry per sink folder, off by default (a sink needs its webhook or target first)', () => {
