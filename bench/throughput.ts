@@ -108,11 +108,12 @@ export async function runPass(
   input: string,
   events: number,
   valueBytes: number,
-  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number; maxBytesPerPartition?: number },
+  options: { label: string; nodeArgs?: string[]; timeoutMs: number; maxBatchRecords?: number; maxBytesPerPartition?: number; baselineRoot?: string },
 ): Promise<PassResult & { done: Record<string, unknown> }> {
   const groupId = ctx.track(`bench.${ctx.runId}.${options.label}`);
   let child;
   const maxBytesPerPartition = pass.maxBytesPerPartition ?? options.maxBytesPerPartition;
+  if (pass.baseline && !options.baselineRoot) throw new Error(`${pass.name}: no baseline tree given (baselineTree())`);
   if (pass.kind === 'bare') {
     const output = await ctx.createTopic(`${options.label}.out`, 3);
     child = ctx.spawnChild('bare-pipe', { input, output, groupId, mode: pass.mode, expect: events, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition, gzipCodec: pass.gzipCodec }, { label: options.label, nodeArgs: options.nodeArgs, env: pass.env });
@@ -122,7 +123,7 @@ export async function runPass(
     child = ctx.spawnChild(
       'processor',
       { processor: pass.processor, mode: pass.mode, groupId, topics, expect: events, exitWhenDone: true, timeoutMs: options.timeoutMs, maxBatchRecords: options.maxBatchRecords, maxBytesPerPartition, maxBytesPerFetch: pass.maxBytesPerFetch },
-      { label: options.label, nodeArgs: options.nodeArgs, env: pass.env, root: pass.baseline ? baselineTree(ctx.log.bind(ctx)) : undefined },
+      { label: options.label, nodeArgs: options.nodeArgs, env: pass.env, root: pass.baseline ? options.baselineRoot : undefined },
     );
   }
   try {
@@ -181,7 +182,7 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   const repeats = ctx.options.repeats;
   const partitions = 3;
   // Before anything is written: a clone without the baseline's history fails here, not halfway.
-  baselineTree(ctx.log.bind(ctx));
+  const baselineRoot = baselineTree(ctx.log.bind(ctx));
   const raw = await ctx.createTopic('tp.raw', partitions);
   const schemaId = await ctx.registerRaw(raw);
   ctx.log(`throughput: writing ${events} raw events to ${raw} (gzip, ${partitions} partitions)`);
@@ -211,7 +212,7 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
     for (const [i, pass] of processorPasses.entries()) {
       const label = `tp.${i}.${pass.kind === 'bare' ? 'bare' : pass.processor}.${modeTag(pass.mode)}.${r}`;
       const input = inputOf(pass);
-      const result = await runPass(ctx, pass, input.topic, events, input.valueBytes, { label, timeoutMs });
+      const result = await runPass(ctx, pass, input.topic, events, input.valueBytes, { label, timeoutMs, baselineRoot });
       add(pass.name, result);
       ctx.log(
         `  [${r + 1}/${repeats}] ${pass.name}: ${result.recordsPerSec.toFixed(0)} records/s, ${result.mbPerSec.toFixed(1)} MB/s (${result.seconds.toFixed(1)} s${result.commits ? `, ${(events / result.commits).toFixed(0)} records per commit` : ''})`,
