@@ -7,7 +7,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { ConnectionConfig } from '../lib/config.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
-import { defaultTopicSettings, durabilityFindings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
+import { defaultTopicSettings, durabilityFindings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicConfigs, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
 import { commandLogger } from './command-log.js';
 import { settingFlags } from './options.js';
@@ -89,19 +89,16 @@ export async function inspectTopics(admin: Admin, topics: string[]): Promise<Map
   const states = new Map<string, TopicState>();
   if (present.length === 0) return states;
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
-  const { resources } = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: present.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['cleanup.policy', 'retention.ms', 'min.insync.replicas'] })),
-  });
+  const configs = await topicConfigs(admin, present, ['cleanup.policy', 'retention.ms', 'min.insync.replicas']);
   for (const topic of present) {
-    const configs = resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
+    const config = configs.get(topic);
     const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];
     states.set(topic, {
       partitions: partitions.length,
       replicas: Math.min(...partitions.map((p) => p.replicas.length)),
-      minInsyncReplicas: Number(configs.find((c) => c.configName === 'min.insync.replicas')?.configValue ?? 1),
-      cleanupPolicy: configs.find((c) => c.configName === 'cleanup.policy')?.configValue ?? 'delete',
-      retentionMs: configs.find((c) => c.configName === 'retention.ms')?.configValue,
+      minInsyncReplicas: Number(config?.get('min.insync.replicas') ?? 1),
+      cleanupPolicy: config?.get('cleanup.policy') ?? 'delete',
+      retentionMs: config?.get('retention.ms'),
     });
   }
   return states;

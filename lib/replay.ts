@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import type { AvroSchema, ProcessorDefinition } from './kit/processor.js';
 import type { EncodedOutput, TaskHooks } from './kit/task.js';
 import { runProcessor, type DeliveryMode } from './kit/runner.js';
-import { requireInputTopic, resolveTopics, type ResolvedTopics, type TopicOverrides } from './topics.js';
+import { requireInputTopic, resolveTopics, topicConfigs, type ResolvedTopics, type TopicOverrides } from './topics.js';
 import { HEADER_SIZE, TransientError, WireDecoder, parseSchema, wireHeader } from './kafka/codec.js';
 import { PartitionReader } from './kafka/topic-reader.js';
 import type { RunnerStats } from './kit/metrics.js';
@@ -117,14 +117,8 @@ function prepareSchemas(decoder: WireDecoder<unknown>, values: Array<Buffer | nu
 }
 
 async function topicPolicies(admin: Admin, topics: string[]): Promise<Map<string, string>> {
-  const policies = new Map<string, string>();
-  if (topics.length === 0) return policies;
-  const { resources } = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: topics.map((name) => ({ type: 2, name, configNames: ['cleanup.policy'] })),
-  });
-  for (const r of resources) policies.set(r.resourceName, r.configEntries.find((c) => c.configName === 'cleanup.policy')?.configValue ?? 'delete');
-  return policies;
+  const configs = await topicConfigs(admin, topics, ['cleanup.policy']);
+  return new Map(topics.map((topic) => [topic, configs.get(topic)?.get('cleanup.policy') ?? 'delete']));
 }
 
 /** Reads each existing target topic to its end into an index of what it holds. */

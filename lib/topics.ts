@@ -27,6 +27,10 @@ export class TopicError extends Error {
   override name = 'TopicError';
 }
 
+/** How long and how often a topic operation is retried on Kafka's retriable errors (a cluster settling). */
+const isRetriableKafkaError = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
+const patiently = { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError };
+
 export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter' | 'redrive-log';
 
 /** Kafka topic names: legal characters, at most 249. */
@@ -165,7 +169,7 @@ export function durabilityFindings(found: TopicDurability, brokers: number): str
 
 /** Replicas and min.insync.replicas of the topics that exist, with the cluster's broker count. */
 export async function inspectDurability(admin: Admin, topics: string[]): Promise<{ brokers: number; topics: TopicDurability[] }> {
-  return retry(() => inspectDurabilityOnce(admin, topics), { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError });
+  return retry(() => inspectDurabilityOnce(admin, topics), patiently);
 }
 
 async function inspectDurabilityOnce(admin: Admin, topics: string[]): Promise<{ brokers: number; topics: TopicDurability[] }> {
@@ -174,19 +178,15 @@ async function inspectDurabilityOnce(admin: Admin, topics: string[]): Promise<{ 
   const { brokers } = await admin.describeCluster();
   if (present.length === 0) return { brokers: brokers.length, topics: [] };
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
-  const { resources } = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: present.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['min.insync.replicas'] })),
-  });
+  const configs = await topicConfigs(admin, present, ['min.insync.replicas']);
   return {
     brokers: brokers.length,
     topics: present.map((topic) => {
       const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];
-      const config = resources.find((r) => r.resourceName === topic)?.configEntries.find((c) => c.configName === 'min.insync.replicas');
       return {
         topic,
         replicas: Math.min(...partitions.map((p) => p.replicas.length)),
-        minInsyncReplicas: Number(config?.configValue ?? 1),
+        minInsyncReplicas: Number(configs.get(topic)?.get('min.insync.replicas') ?? 1),
       };
     }),
   };
@@ -228,16 +228,28 @@ export async function requireInputTopic(admin: Admin, topic: string, processor: 
 
 /** max.message.bytes of each topic (its own setting or the broker's default). */
 export async function maxMessageBytes(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const configs = await topicConfigs(admin, topics, ['max.message.bytes']);
   const result = new Map<string, number>();
-  if (topics.length === 0) return result;
-  const { resources } = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['max.message.bytes'] })),
-  });
   for (const topic of topics) {
-    const value = Number(resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    const value = Number(configs.get(topic)?.get('max.message.bytes'));
     result.set(topic, Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES);
   }
+  return result;
+}
+
+/**
+ * The named configs of each topic (topic → config → value; a config the broker did not return is
+ * absent). A topic just created is not in every broker's metadata at once, and DescribeConfigs
+ * goes to any broker: its UNKNOWN_TOPIC_OR_PARTITION, like every retriable error, is tried again.
+ */
+export async function topicConfigs(admin: Admin, topics: string[], configNames: string[]): Promise<Map<string, Map<string, string>>> {
+  const result = new Map<string, Map<string, string>>();
+  if (topics.length === 0) return result;
+  const { resources } = await retry(
+    () => admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames })) }),
+    patiently,
+  );
+  for (const r of resources) result.set(r.resourceName, new Map(r.configEntries.map((e) => [e.configName, e.configValue])));
   return result;
 }
 
@@ -266,8 +278,6 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<st
   return retry(() => ensureTopicsOnce(admin, specs), patiently);
 }
 
-const isRetriableKafkaError = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
-const patiently = { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError };
 
 /** Creates topics and waits for their leaders; one that exists already is no error. */
 async function createTopicsOnce(admin: Admin, topics: ITopicConfig[]): Promise<void> {

@@ -1,11 +1,13 @@
 // lib/topics.ts createTopicsPatiently (and ensureTopics, which creates through the same step):
 // a retriable failure is tried again, a non-retriable one is thrown at once, and the topics'
 // leaders are waited for also when the topics existed already (kafkajs' createTopics returns
-// without waiting then). A stand-in Admin: this is the retry logic, not Kafka.
+// without waiting then). topicConfigs (and maxMessageBytes, which a processor reads at start-up
+// right after creating its topics) try DescribeConfigs again while a just-created topic is unknown
+// to the broker asked. A stand-in Admin: this is the retry logic, not Kafka.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin } from 'kafkajs';
-import { createTopicsPatiently } from '../../lib/topics.js';
+import { createTopicsPatiently, maxMessageBytes, topicConfigs } from '../../lib/topics.js';
 
 /** An Admin whose createTopics and fetchTopicMetadata play the given outcomes in turn (the last one repeats). */
 function scriptedAdmin(create: Array<() => Promise<boolean>>, leaders: number[][]) {
@@ -49,5 +51,39 @@ describe('createTopicsPatiently', () => {
     const { admin, calls } = scriptedAdmin([exists], [[0, 0]]);
     await createTopicsPatiently(admin, topics);
     assert.deepEqual(calls, { create: 1, metadata: 1 });
+  });
+});
+
+/** An Admin whose describeConfigs fails `failures` times with the given error, then answers. */
+function describingAdmin(failures: number, error: () => Promise<never>) {
+  const calls = { describe: 0 };
+  const admin = {
+    describeConfigs: async ({ resources }: { resources: Array<{ name: string; configNames: string[] }> }) => {
+      if (calls.describe++ < failures) return error();
+      return { resources: resources.map((r) => ({ resourceName: r.name, configEntries: r.configNames.map((configName) => ({ configName, configValue: '1048588' })) })) };
+    },
+  } as unknown as Admin;
+  return { admin, calls };
+}
+
+describe('topicConfigs', () => {
+  it('tries DescribeConfigs again while a just-created topic is unknown to the broker asked', async () => {
+    const { admin, calls } = describingAdmin(2, retriable);
+    const limits = await maxMessageBytes(admin, ['a', 'b']);
+    assert.deepEqual([...limits], [['a', 1048588], ['b', 1048588]]);
+    assert.equal(calls.describe, 3);
+  });
+
+  it('throws a non-retriable failure at once', async () => {
+    const denied = () => Promise.reject(Object.assign(new Error('Not authorized to access topics: [Topic authorization failed.]'), { type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false }));
+    const { admin, calls } = describingAdmin(1, denied);
+    await assert.rejects(topicConfigs(admin, ['a'], ['cleanup.policy']), /Not authorized/);
+    assert.equal(calls.describe, 1);
+  });
+
+  it('asks nothing for no topics', async () => {
+    const { admin, calls } = describingAdmin(0, retriable);
+    assert.equal((await topicConfigs(admin, [], ['cleanup.policy'])).size, 0);
+    assert.equal(calls.describe, 0);
   });
 });
