@@ -206,12 +206,18 @@ export async function weakTopics(admin: Admin, topics: string[]): Promise<string
   }
 }
 
-/** Partition count of a topic, or undefined when it does not exist. */
-export async function partitionCount(admin: Admin, topic: string): Promise<number | undefined> {
-  const existing = await admin.listTopics();
-  if (!existing.includes(topic)) return undefined;
-  const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-  return topics[0]?.partitions.length;
+/**
+ * Partition count of a topic, or undefined when it does not exist. A topic just created may be
+ * listed by one broker and unknown to the next (kafkajs' metadata call gives up on
+ * UNKNOWN_TOPIC_OR_PARTITION at once), so retriable errors are tried again.
+ */
+export function partitionCount(admin: Admin, topic: string): Promise<number | undefined> {
+  return retry(async () => {
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) return undefined;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length;
+  }, patiently);
 }
 
 /** Partition count of a processor's input topic; a TopicError naming it when it does not exist. */

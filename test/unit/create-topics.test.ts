@@ -2,12 +2,12 @@
 // a retriable failure is tried again, a non-retriable one is thrown at once, and the topics'
 // leaders are waited for also when the topics existed already (kafkajs' createTopics returns
 // without waiting then). topicConfigs (and maxMessageBytes, which a processor reads at start-up
-// right after creating its topics) try DescribeConfigs again while a just-created topic is unknown
+// right after creating its topics) and partitionCount try DescribeConfigs and Metadata again while a just-created topic is unknown
 // to the broker asked. A stand-in Admin: this is the retry logic, not Kafka.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin } from 'kafkajs';
-import { createTopicsPatiently, maxMessageBytes, topicConfigs } from '../../lib/topics.js';
+import { createTopicsPatiently, maxMessageBytes, partitionCount, topicConfigs } from '../../lib/topics.js';
 
 /** An Admin whose createTopics and fetchTopicMetadata play the given outcomes in turn (the last one repeats). */
 function scriptedAdmin(create: Array<() => Promise<boolean>>, leaders: number[][]) {
@@ -85,5 +85,27 @@ describe('topicConfigs', () => {
     const { admin, calls } = describingAdmin(0, retriable);
     assert.equal((await topicConfigs(admin, [], ['cleanup.policy'])).size, 0);
     assert.equal(calls.describe, 0);
+  });
+});
+
+describe('partitionCount', () => {
+  it('tries Metadata again while a listed topic is unknown to the broker asked', async () => {
+    const { admin, calls } = scriptedAdmin([async () => true], [[0, 0, 0]]);
+    let failures = 2;
+    const metadata = admin.fetchTopicMetadata.bind(admin);
+    const flaky = Object.assign(Object.create(admin) as Admin, {
+      listTopics: async () => ['t'],
+      fetchTopicMetadata: (request: { topics: string[] }) => (failures-- > 0 ? retriable() : metadata(request)),
+    });
+    assert.equal(await partitionCount(flaky, 't'), 3);
+    assert.equal(failures, -1);
+    assert.equal(calls.metadata, 1);
+  });
+
+  it('is undefined for a topic that is not listed, without asking for its metadata', async () => {
+    const { admin, calls } = scriptedAdmin([async () => true], [[0]]);
+    const none = Object.assign(Object.create(admin) as Admin, { listTopics: async () => ['other'] });
+    assert.equal(await partitionCount(none, 't'), undefined);
+    assert.equal(calls.metadata, 0);
   });
 });
