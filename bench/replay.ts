@@ -29,6 +29,8 @@ interface ReplayRun {
   /** Wall time from spawn − durationMs: the process's start and exit. */
   processMs: number;
   recordsRead: number;
+  /** Chunks committed (transactions): at most one fetch and 500 records each. */
+  commits: number;
 }
 
 async function runReplayCli(ctx: BenchContext, input: string, output: string, timeoutMs: number): Promise<ReplayRun> {
@@ -65,7 +67,7 @@ async function runReplayCli(ctx: BenchContext, input: string, output: string, ti
   writeFileSync(join(ctx.logDir, `${output.split('.').slice(-2).join('.')}.log`), `${stderr}\n[+${wallMs} ms] exit ${code}\n${stdout}`);
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (code !== 0 || !line) throw new Error(`kubetrail replay exited ${code}:\n${stdout.slice(-1000)}\n${stderr.slice(-2000)}`);
-  const report = JSON.parse(line) as { recordsPerSecond: number; processingMs: number; durationMs: number; recordsRead: number };
+  const report = JSON.parse(line) as { recordsPerSecond: number; processingMs: number; durationMs: number; recordsRead: number; commits: number };
   return {
     wallSeconds: wallMs / 1000,
     wallRecordsPerSec: report.recordsRead / (wallMs / 1000),
@@ -75,6 +77,7 @@ async function runReplayCli(ctx: BenchContext, input: string, output: string, ti
     fixedMs: report.durationMs - report.processingMs,
     processMs: wallMs - report.durationMs,
     recordsRead: report.recordsRead,
+    commits: report.commits,
   };
 }
 
@@ -91,7 +94,7 @@ export async function replayBench(ctx: BenchContext, templates: TemplateSet): Pr
       cliRuns.push(run);
       await ctx.deleteTopicsWithPrefix(`replay.cli.${r}`);
       ctx.log(
-        `replay: kubetrail replay read ${run.recordsRead} records in ${run.wallSeconds.toFixed(1)} s wall (${run.wallRecordsPerSec.toFixed(0)}/s); ` +
+        `replay: kubetrail replay read ${run.recordsRead} records in ${run.commits} transactions, ${run.wallSeconds.toFixed(1)} s wall (${run.wallRecordsPerSec.toFixed(0)}/s); ` +
           `it reports ${run.reportedRecordsPerSec}/s over ${(run.reportedProcessingMs / 1000).toFixed(1)} s of processing, durationMs ${run.reportedDurationMs} ` +
           `(${run.fixedMs} ms more than processing; target ≤ 2,000: ${run.fixedMs <= 2000 ? 'met' : 'MISSED'}), ${run.processMs} ms of process start and exit`,
       );

@@ -10,9 +10,16 @@ import { listProcessors } from '../lib/kit/discovery.js';
 import { configFile } from './connection.js';
 
 export function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of 1 or more');
-  return n;
+  return integerFrom(1)(value);
+}
+
+/** A commander parser of a whole number no smaller than `min`. */
+export function integerFrom(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number of ${min} or more`);
+    return n;
+  };
 }
 
 export function catalogOptions(command: Command, { processors = true, partitions = true } = {}): Command {

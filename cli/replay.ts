@@ -9,7 +9,8 @@ import { processorTopics, producerTopicSettings } from '../lib/catalog.js';
 import { parseFrom, replay, type ReplayEvent, type ReplayFrom, type ReplayProgress, type ReplayReport } from '../lib/replay.js';
 import { parseSince } from '../lib/kafka/start-position.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
-import { catalogOptions, positiveInteger, topicFlags } from './catalog-options.js';
+import { catalogOptions, integerFrom, positiveInteger, topicFlags } from './catalog-options.js';
+import { DEFAULT_MAX_BYTES_PER_FETCH, DEFAULT_MAX_BYTES_PER_PARTITION, MIN_FETCH_BYTES } from '../lib/kit/runner.js';
 
 const seconds = (ms: number) =>
   ms < 10_000
@@ -112,7 +113,7 @@ export function summaryLines(report: ReplayReport): string[] {
   lines.push(`replay of ${report.processor} ${report.interrupted ? 'INTERRUPTED' : 'done'} in ${seconds(report.durationMs)} (processing ${seconds(report.processingMs)})`);
   const ranges = report.ranges.map((r) => `${r.partition}:${r.start}→${r.goal}`).join(' ');
   lines.push(`  input         ${report.input} from ${report.from} (${ranges || 'no partitions'})`);
-  lines.push(`  records read  ${report.recordsRead} of ${report.total} offsets, ${report.recordsPerSecond} records/s${report.ignoredPastGoal > 0 ? ` (${report.ignoredPastGoal} written after the start ignored)` : ''}`);
+  lines.push(`  records read  ${report.recordsRead} of ${report.total} offsets in ${report.commits} commit${report.commits === 1 ? '' : 's'}, ${report.recordsPerSecond} records/s${report.ignoredPastGoal > 0 ? ` (${report.ignoredPastGoal} written after the start ignored)` : ''}`);
   for (const o of report.outputs) {
     const skipped = report.dedupe.enabled && report.dedupe.indexedTopics.includes(o.topic) ? `, ${o.duplicates} already there${o.superseded > 0 ? `, ${o.superseded} superseded (compacted keys)` : ''}${o.finalWrites > 0 ? `, ${o.finalWrites} final values of changed keys` : ''}` : '';
     lines.push(`  output        ${o.output} → ${o.topic}: ${o.written} written${skipped}`);
@@ -161,6 +162,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--keep-group', 'keep the replay\'s consumer group and state changelog afterwards')
     .option('--no-dedupe', 'do not read the target topics; write every output')
     .option('--max-batch-records <n>', 'most input records per transaction (default 500)', positiveInteger)
+    .option('--max-bytes-per-partition <bytes>', `bytes fetched per input partition per request (default ${DEFAULT_MAX_BYTES_PER_PARTITION}, as kubetrail process)`, integerFrom(MIN_FETCH_BYTES))
+    .option('--max-bytes-per-fetch <bytes>', `bytes a fetch request returns over its partitions (default ${DEFAULT_MAX_BYTES_PER_FETCH}, as kubetrail process)`, integerFrom(MIN_FETCH_BYTES))
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', help);
   catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>, command: Command) => {
@@ -239,6 +242,8 @@ export function registerReplayCommand(program: Command): void {
       keepGroup: options.keepGroup === true,
       logger,
       maxBatchRecords: options.maxBatchRecords as number | undefined,
+      maxBytesPerPartition: options.maxBytesPerPartition as number | undefined,
+      maxBytesPerFetch: options.maxBytesPerFetch as number | undefined,
       signal: controller.signal,
       onEvent: (event) => {
         if (event.type === 'plan') total = event.total;

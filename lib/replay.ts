@@ -66,7 +66,10 @@ export interface ReplayOptions {
   /** The live processor's group: a warning when it lags behind the replay's end offsets. */
   liveGroupId?: string;
   logger: Logger;
+  /** As for the processor service (RunProcessorOptions): records per transaction and fetch sizes. */
   maxBatchRecords?: number;
+  maxBytesPerPartition?: number;
+  maxBytesPerFetch?: number;
   /** Polling interval of the group's offsets (default 500 ms). */
   pollMs?: number;
   onEvent?: (event: ReplayEvent) => void;
@@ -95,6 +98,8 @@ export interface ReplayReport {
   /** Input offsets in the range (transaction markers included, so an upper bound of the records). */
   total: number;
   recordsRead: number;
+  /** Chunks of input committed (transactions in exactly-once): at most one fetch and maxBatchRecords each. */
+  commits: number;
   /** Records past the goal the runner saw and ignored (the input kept growing). */
   ignoredPastGoal: number;
   outputs: OutputReport[];
@@ -221,6 +226,7 @@ function emptyReport(options: ReplayOptions, topics: ResolvedTopics): ReplayRepo
     ranges: [],
     total: 0,
     recordsRead: 0,
+    commits: 0,
     ignoredPastGoal: 0,
     outputs: Object.entries(topics.outputs).map(([output, topic]) => ({ output, topic, written: 0, duplicates: 0, superseded: 0, finalWrites: 0 })),
     deadLetters: { topic: topics.deadLetter, count: 0, byReason: {} },
@@ -354,6 +360,8 @@ async function runRanges(options: ReplayOptions, topics: ResolvedTopics, ranges:
     handleSignals: false,
     logger: options.logger,
     maxBatchRecords: options.maxBatchRecords,
+    maxBytesPerPartition: options.maxBytesPerPartition,
+    maxBytesPerFetch: options.maxBytesPerFetch,
     hooks,
     onCommit: tracker.advance,
     onEmptyBatch: tracker.advance,
@@ -453,6 +461,7 @@ function summarize(report: ReplayReport, run: RangeRun, counters: { pastGoal: nu
   report.interrupted = run.interrupted;
   // Records past the goal are read by the consumer but not processed: the task ignores them.
   report.recordsRead = stats.recordsIn - pastGoal - beforeStart;
+  report.commits = stats.commits;
   report.ignoredPastGoal = pastGoal;
   report.deadLetters.count = Object.values(stats.deadLetters).reduce((n, c) => n + (c ?? 0), 0);
   report.deadLetters.byReason = stats.deadLetters;

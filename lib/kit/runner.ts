@@ -41,6 +41,8 @@ export const DEFAULT_MAX_BYTES_PER_PARTITION = 8 * 1024 * 1024;
  * behind, a fetch holds 8 MiB of one and the rest of another (BENCHMARKS.md F2).
  */
 export const DEFAULT_MAX_BYTES_PER_FETCH = 10 * 1024 * 1024;
+/** Smallest fetch setting taken (per partition or per request): below it a fetch holds a few records of 46 kB at most. */
+export const MIN_FETCH_BYTES = 65_536;
 
 export interface RunProcessorOptions {
   connection: ConnectionConfig;

@@ -172,6 +172,30 @@ describe('kubetrail replay', () => {
     assert.equal(report.interrupted, false);
   });
 
+  it('--max-bytes-per-partition and --max-bytes-per-fetch size its fetches, so its commits, as for kubetrail process', async () => {
+    const input = `${prefix}fetch.raw`;
+    const target = `${prefix}fetch.summary`;
+    await createTopic(admin, input, 1);
+    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
+    // Six records of over 32 KiB, each in a batch of its own (one send each), all stored before the replay.
+    const writer = await RawWriter.open(kafka, registry, input);
+    for (const { object } of loadAllWorkflows().slice(0, 6)) {
+      const padded = { ...object, metadata: { ...object.metadata, annotations: { pad: 'x'.repeat(40_000) } } };
+      await writer.write([rawEventFor(padded, 'ADDED')]);
+    }
+    await writer.close();
+    const replayWith = async (...flags: string[]) => {
+      const { code, stdout, stderr } = await runCli(['replay', 'workflow-summary', '--topic-prefix', prefix, '--input-topic', input, '--to-topic', `summaries=${target}`, '--no-dedupe', '--json', ...flags]);
+      assert.equal(code, 0, stderr);
+      const report = parseReport(stdout);
+      assert.equal(report.recordsRead, 6);
+      return report.commits;
+    };
+    // 64 KiB holds one of these batches: a fetch brings the first batch whole, and no second.
+    assert.equal(await replayWith('--max-bytes-per-partition', '65536', '--max-bytes-per-fetch', '65536'), 6);
+    assert.equal(await replayWith(), 1, 'the default 8 MiB fetch brings all six');
+  });
+
   after(async () => {
     await admin.deleteTopics({ topics: [raw, summaries, `${prefix}workflow-summary-fingerprints-changelog`, `${prefix}workflow-summary.dlq`] }).catch(() => undefined);
   });

@@ -118,6 +118,7 @@ describe('names and output', () => {
       ranges: [{ partition: 0, start: 0, goal: 10 }],
       total: 10,
       recordsRead: 9,
+      commits: 2,
       ignoredPastGoal: 0,
       outputs: [{ output: 'summaries', topic: 'kubetrail.workflows.summary', written: 2, duplicates: 5, superseded: 1, finalWrites: 0 }],
       deadLetters: { topic: 'workflow-summary.replay.x.dlq', count: 1, byReason: { 'process-error': 1 } },
@@ -130,7 +131,7 @@ describe('names and output', () => {
       deleted: ['group workflow-summary.replay.x'],
     }).join('\n');
     assert.match(lines, /done in 4.0s \(processing 3.0s\)/);
-    assert.match(lines, /records read +9 of 10 offsets, 3 records\/s/);
+    assert.match(lines, /records read +9 of 10 offsets in 2 commits, 3 records\/s/);
     assert.match(lines, /summaries → kubetrail.workflows.summary: 2 written, 5 already there, 1 superseded \(compacted keys\)/);
     assert.match(lines, /dead letters +1 → workflow-summary.replay.x.dlq \(process-error 1\)/);
     assert.match(lines, /deleted: group workflow-summary.replay.x; kept: workflow-summary.replay.x.dlq/);

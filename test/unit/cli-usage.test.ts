@@ -22,6 +22,7 @@ describe('kubetrail usage', () => {
     ['a missing argument', ['subscribe'], /missing required argument 'topic'/],
     ['a value outside the choices', ['process', 'workflow-summary', '--delivery', 'twice'], /Allowed choices are exactly-once, at-least-once/],
     ['an invalid number', ['replay', 'workflow-summary', '--max-batch-records', '0'], /a whole number of 1 or more/],
+    ['a fetch size under the smallest taken', ['replay', 'workflow-summary', '--max-bytes-per-fetch', '65535'], /--max-bytes-per-fetch <bytes>' argument '65535' is invalid\. a whole number of 65536 or more/],
     ['a setting that fails validation', ['topics', 'init', '--kafka-brokers', 'no-port', '--schema-registry-url', 'http://127.0.0.1:1'], /kafkaBrokers: each broker must be host:port/],
     ['an unknown processor', ['process', 'no-such-processor', '--kafka-brokers', '127.0.0.1:1', '--schema-registry-url', 'http://127.0.0.1:1'], /no-such-processor/],
     ['no command', [], /Usage: kubetrail/],
