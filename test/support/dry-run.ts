@@ -5,7 +5,6 @@
 // for, and mangles CRDs (`x-kubernetes-int-or-string` is not the model's spelling) — so the body
 // is put back as given, by a middleware.
 import { createConfiguration, KubeConfig, KubernetesObjectApi, ServerConfiguration, type KubernetesObject, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
-import { SerialQueue } from '../../lib/async.js';
 
 export interface ExactObjectClient {
   /**
@@ -16,36 +15,31 @@ export interface ExactObjectClient {
 }
 
 export function exactObjectClient(kc: KubeConfig): ExactObjectClient {
-  let body: string | undefined;
-  const strict = {
-    async pre(context: RequestContext): Promise<RequestContext> {
-      if (context.getHttpMethod() !== 'POST') return context; // discovery
-      context.setQueryParam('fieldValidation', 'Strict');
-      if (body !== undefined) context.setBody(body);
-      return context;
-    },
-    async post(context: ResponseContext): Promise<ResponseContext> {
-      return context;
-    },
-  };
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(kc.getCurrentCluster()!.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [strict],
-  });
-  const api = new KubernetesObjectApi(configuration);
-  // One create at a time: `body` belongs to the one in flight.
-  const queue = new SerialQueue();
+  const server = new ServerConfiguration(kc.getCurrentCluster()!.server, {});
+  /** An API whose middleware sends `body`: one per create, so no create sees another's body. */
+  const apiSending = (body: string) =>
+    new KubernetesObjectApi(
+      createConfiguration({
+        baseServer: server,
+        authMethods: { default: kc },
+        promiseMiddleware: [
+          {
+            async pre(context: RequestContext): Promise<RequestContext> {
+              if (context.getHttpMethod() !== 'POST') return context; // discovery
+              context.setQueryParam('fieldValidation', 'Strict');
+              context.setBody(body);
+              return context;
+            },
+            async post(context: ResponseContext): Promise<ResponseContext> {
+              return context;
+            },
+          },
+        ],
+      }),
+    );
   return {
     create(object, { dryRun }) {
-      return queue.run(async () => {
-        body = JSON.stringify(object);
-        try {
-          return await api.create(object, undefined, dryRun ? 'All' : undefined, 'kubetrail-test');
-        } finally {
-          body = undefined;
-        }
-      });
+      return apiSending(JSON.stringify(object)).create(object, undefined, dryRun ? 'All' : undefined, 'kubetrail-test');
     },
   };
 }
