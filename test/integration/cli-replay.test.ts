@@ -50,6 +50,15 @@ describe('kubetrail replay', () => {
   let original: ReadRecord[] = [];
   const events = rawEvents();
 
+  /** A one-partition raw topic of its own, a writer to it, and the name of a summary topic; both deleted afterwards. */
+  async function inputAndTarget(name: string): Promise<{ input: string; target: string; writer: RawWriter }> {
+    const input = `${prefix}${name}.raw`;
+    const target = `${prefix}${name}.summary`;
+    await createTopic(admin, input, 1);
+    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
+    return { input, target, writer: await RawWriter.open(kafka, registry, input) };
+  }
+
   before(async () => {
     await createTopic(admin, raw, 3);
     const writer = await RawWriter.open(kafka, registry, raw);
@@ -140,11 +149,7 @@ describe('kubetrail replay', () => {
   });
 
   it('--from a time replays from there, and ends although the input ends with an aborted transaction', async () => {
-    const input = `${prefix}other.raw`;
-    const target = `${prefix}other.summary`;
-    await createTopic(admin, input, 1);
-    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
-    const writer = await RawWriter.open(kafka, registry, input);
+    const { input, target, writer } = await inputAndTarget('other');
     const fixtures = loadAllWorkflows().slice(0, 20);
     await writer.write(fixtures.slice(0, 10).map(({ object }) => rawEventFor(object, 'ADDED')));
     await new Promise((r) => setTimeout(r, 50));
@@ -173,12 +178,8 @@ describe('kubetrail replay', () => {
   });
 
   it('--max-bytes-per-partition and --max-bytes-per-fetch size its fetches, so its commits, as for kubetrail process', async () => {
-    const input = `${prefix}fetch.raw`;
-    const target = `${prefix}fetch.summary`;
-    await createTopic(admin, input, 1);
-    cleanups.push(() => admin.deleteTopics({ topics: [input, target] }));
+    const { input, target, writer } = await inputAndTarget('fetch');
     // Six records of over 32 KiB, each in a batch of its own (one send each), all stored before the replay.
-    const writer = await RawWriter.open(kafka, registry, input);
     for (const { object } of loadAllWorkflows().slice(0, 6)) {
       const padded = { ...object, metadata: { ...object.metadata, annotations: { pad: 'x'.repeat(40_000) } } };
       await writer.write([rawEventFor(padded, 'ADDED')]);
