@@ -27,8 +27,8 @@ export class TopicError extends Error {
   override name = 'TopicError';
 }
 
-/** How long and how often a topic operation is retried on Kafka's retriable errors (a cluster settling). */
 const isRetriableKafkaError = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
+/** How long and how often a topic operation is retried on Kafka's retriable errors (a cluster settling). */
 const patiently = { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError };
 
 export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter' | 'redrive-log';
@@ -283,7 +283,6 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<st
   // a moment. Retriable Kafka errors are retried for a while; creating is idempotent.
   return retry(() => ensureTopicsOnce(admin, specs), patiently);
 }
-
 
 /** Creates topics and waits for their leaders; one that exists already is no error. */
 async function createTopicsOnce(admin: Admin, topics: ITopicConfig[]): Promise<void> {
