@@ -7,7 +7,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { ConnectionConfig } from '../lib/config.js';
 import { createKafka, createRegistry } from '../lib/kafka/client.js';
 import { registerSchema } from '../lib/kafka/codec.js';
-import { defaultTopicSettings, durabilityFindings, ensureTopics, producerTopicSpecs, resolveTopicSettings, topicConfigs, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
+import { defaultTopicSettings, durabilityFindings, ensureTopics, producerTopicSpecs, resolveTopicSettings, describeTopicConfigs, retryRetriable, topicSettingsEnv, type TopicSpec } from '../lib/topics.js';
 import { RegistryApi } from '../lib/registry-api.js';
 import { commandLogger } from './command-log.js';
 import { settingFlags } from './options.js';
@@ -82,14 +82,18 @@ export function describeEntry(entry: CatalogTopic): string {
   return `${entry.role} of ${entry.owner}: ${entry.partitions} partition${entry.partitions === 1 ? '' : 's'}, ${entry.compacted ? 'compact' : 'delete'}`;
 }
 
-/** Partition counts and the configs that matter of the topics that exist. */
-export async function inspectTopics(admin: Admin, topics: string[]): Promise<Map<string, TopicState>> {
+/** Partition counts and the configs that matter of the topics that exist (retried while the cluster settles). */
+export function inspectTopics(admin: Admin, topics: string[]): Promise<Map<string, TopicState>> {
+  return retryRetriable(() => inspectTopicsOnce(admin, topics));
+}
+
+async function inspectTopicsOnce(admin: Admin, topics: string[]): Promise<Map<string, TopicState>> {
   const existing = new Set(await admin.listTopics());
   const present = topics.filter((t) => existing.has(t));
   const states = new Map<string, TopicState>();
   if (present.length === 0) return states;
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
-  const configs = await topicConfigs(admin, present, ['cleanup.policy', 'retention.ms', 'min.insync.replicas']);
+  const configs = await describeTopicConfigs(admin, present, ['cleanup.policy', 'retention.ms', 'min.insync.replicas']);
   for (const topic of present) {
     const config = configs.get(topic);
     const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];

@@ -31,6 +31,14 @@ const isRetriableKafkaError = (error: unknown) => (error as { retriable?: unknow
 /** How long and how often a topic operation is retried on Kafka's retriable errors (a cluster settling). */
 const patiently = { timeoutMs: 30_000, maxMs: 1_000, retriable: isRetriableKafkaError };
 
+/**
+ * A step on topics, tried again on Kafka's retriable errors for up to 30 s (a cluster settling:
+ * a topic just created, a leader moving); any other error is thrown at once.
+ */
+export function retryRetriable<T>(step: () => Promise<T>): Promise<T> {
+  return retry(step, patiently);
+}
+
 export type TopicRole = 'raw' | 'producer-state' | 'output' | 'changelog' | 'dead-letter' | 'redrive-log';
 
 /** Kafka topic names: legal characters, at most 249. */
@@ -169,7 +177,7 @@ export function durabilityFindings(found: TopicDurability, brokers: number): str
 
 /** Replicas and min.insync.replicas of the topics that exist, with the cluster's broker count. */
 export async function inspectDurability(admin: Admin, topics: string[]): Promise<{ brokers: number; topics: TopicDurability[] }> {
-  return retry(() => inspectDurabilityOnce(admin, topics), patiently);
+  return retryRetriable(() => inspectDurabilityOnce(admin, topics));
 }
 
 async function inspectDurabilityOnce(admin: Admin, topics: string[]): Promise<{ brokers: number; topics: TopicDurability[] }> {
@@ -178,7 +186,7 @@ async function inspectDurabilityOnce(admin: Admin, topics: string[]): Promise<{ 
   const { brokers } = await admin.describeCluster();
   if (present.length === 0) return { brokers: brokers.length, topics: [] };
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present });
-  const configs = await topicConfigs(admin, present, ['min.insync.replicas']);
+  const configs = await describeTopicConfigs(admin, present, ['min.insync.replicas']);
   return {
     brokers: brokers.length,
     topics: present.map((topic) => {
@@ -212,12 +220,12 @@ export async function weakTopics(admin: Admin, topics: string[]): Promise<string
  * UNKNOWN_TOPIC_OR_PARTITION at once), so retriable errors are tried again.
  */
 export function partitionCount(admin: Admin, topic: string): Promise<number | undefined> {
-  return retry(async () => {
+  return retryRetriable(async () => {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) return undefined;
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
     return topics[0]?.partitions.length;
-  }, patiently);
+  });
 }
 
 /** Partition count of a processor's input topic; a TopicError naming it when it does not exist. */
@@ -245,16 +253,19 @@ export async function maxMessageBytes(admin: Admin, topics: string[]): Promise<M
 
 /**
  * The named configs of each topic (topic → config → value; a config the broker did not return is
- * absent). A topic just created is not in every broker's metadata at once, and DescribeConfigs
- * goes to any broker: its UNKNOWN_TOPIC_OR_PARTITION, like every retriable error, is tried again.
+ * absent). A topic just created is not in every broker's metadata at once, and kafkajs asks the
+ * broker its metadata names as controller (any broker under KRaft), giving up on its
+ * UNKNOWN_TOPIC_OR_PARTITION at once: that, like every retriable error, is tried again.
  */
-export async function topicConfigs(admin: Admin, topics: string[], configNames: string[]): Promise<Map<string, Map<string, string>>> {
+export function topicConfigs(admin: Admin, topics: string[], configNames: string[]): Promise<Map<string, Map<string, string>>> {
+  return retryRetriable(() => describeTopicConfigs(admin, topics, configNames));
+}
+
+/** topicConfigs in one attempt, for callers that retry a larger step around it. */
+export async function describeTopicConfigs(admin: Admin, topics: string[], configNames: string[]): Promise<Map<string, Map<string, string>>> {
   const result = new Map<string, Map<string, string>>();
   if (topics.length === 0) return result;
-  const { resources } = await retry(
-    () => admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames })) }),
-    patiently,
-  );
+  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames })) });
   for (const r of resources) result.set(r.resourceName, new Map(r.configEntries.map((e) => [e.configName, e.configValue])));
   return result;
 }
@@ -281,7 +292,7 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<st
   // On a cluster, a topic just created (by us or another instance starting at the same moment)
   // is not in every broker's metadata at once: its partitions are UNKNOWN_TOPIC_OR_PARTITION for
   // a moment. Retriable Kafka errors are retried for a while; creating is idempotent.
-  return retry(() => ensureTopicsOnce(admin, specs), patiently);
+  return retryRetriable(() => ensureTopicsOnce(admin, specs));
 }
 
 /** Creates topics and waits for their leaders; one that exists already is no error. */
@@ -307,7 +318,7 @@ async function requireLeaders(admin: Admin, topics: string[]): Promise<void> {
  * in the metadata that waitForLeaders reads.
  */
 export function createTopicsPatiently(admin: Admin, topics: ITopicConfig[]): Promise<void> {
-  return retry(() => createTopicsOnce(admin, topics), patiently);
+  return retryRetriable(() => createTopicsOnce(admin, topics));
 }
 
 async function ensureTopicsOnce(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
