@@ -10,14 +10,16 @@ import { listProcessors } from '../lib/kit/discovery.js';
 import { configFile } from './connection.js';
 
 export function positiveInteger(value: string): number {
-  return integerFrom(1)(value);
+  return integerIn(1)(value);
 }
 
-/** A commander parser of a whole number no smaller than `min`. */
-export function integerFrom(min: number): (value: string) => number {
+/** A commander parser of a whole number from `min` (up to `max`, when given). */
+export function integerIn(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number of ${min} or more`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `a whole number of ${min} or more` : `a whole number from ${min} to ${max}`);
+    }
     return n;
   };
 }

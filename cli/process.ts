@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigError, connectionEnv, connectionSchema } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { listProcessors, loadProcessor, ProcessorNotFoundError } from '../lib/kit/discovery.js';
-import { DEFAULT_MAX_BYTES_PER_FETCH, DEFAULT_MAX_BYTES_PER_PARTITION, MIN_FETCH_BYTES, runProcessor } from '../lib/kit/runner.js';
+import { DEFAULT_MAX_BYTES_PER_FETCH, DEFAULT_MAX_BYTES_PER_PARTITION, MAX_FETCH_BYTES, MIN_FETCH_BYTES, runProcessor } from '../lib/kit/runner.js';
 import { preflight } from '../lib/secure-connection.js';
 import { configOption, loadServiceSettings } from './connection.js';
 import { addSettingFlags } from './options.js';
@@ -39,9 +39,9 @@ export const processorServiceSchema = connectionSchema.extend({
   httpPort: z.coerce.number().int().min(-1).max(65_535).default(8080),
   maxBatchRecords: z.coerce.number().int().min(1).default(500),
   /** Bytes fetched per input partition per request; a transaction holds at most one fetch (BENCHMARKS.md F2). */
-  maxBytesPerPartition: z.coerce.number().int().min(MIN_FETCH_BYTES).default(DEFAULT_MAX_BYTES_PER_PARTITION),
+  maxBytesPerPartition: z.coerce.number().int().min(MIN_FETCH_BYTES).max(MAX_FETCH_BYTES).default(DEFAULT_MAX_BYTES_PER_PARTITION),
   /** Bytes a fetch request (one per broker) returns over its input partitions: bounds the records in hand (BENCHMARKS.md F2). */
-  maxBytesPerFetch: z.coerce.number().int().min(MIN_FETCH_BYTES).default(DEFAULT_MAX_BYTES_PER_FETCH),
+  maxBytesPerFetch: z.coerce.number().int().min(MIN_FETCH_BYTES).max(MAX_FETCH_BYTES).default(DEFAULT_MAX_BYTES_PER_FETCH),
 });
 
 export const processorServiceEnv: Record<keyof z.input<typeof processorServiceSchema>, string> = {

@@ -9,8 +9,8 @@ import { processorTopics, producerTopicSettings } from '../lib/catalog.js';
 import { parseFrom, replay, type ReplayEvent, type ReplayFrom, type ReplayProgress, type ReplayReport } from '../lib/replay.js';
 import { parseSince } from '../lib/kafka/start-position.js';
 import { configFile, connectionOptions, loadConnection } from './connection.js';
-import { catalogOptions, integerFrom, positiveInteger, topicFlags } from './catalog-options.js';
-import { DEFAULT_MAX_BYTES_PER_FETCH, DEFAULT_MAX_BYTES_PER_PARTITION, MIN_FETCH_BYTES } from '../lib/kit/runner.js';
+import { catalogOptions, integerIn, positiveInteger, topicFlags } from './catalog-options.js';
+import { DEFAULT_MAX_BYTES_PER_FETCH, DEFAULT_MAX_BYTES_PER_PARTITION, MAX_FETCH_BYTES, MIN_FETCH_BYTES } from '../lib/kit/runner.js';
 
 const seconds = (ms: number) =>
   ms < 10_000
@@ -162,8 +162,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--keep-group', 'keep the replay\'s consumer group and state changelog afterwards')
     .option('--no-dedupe', 'do not read the target topics; write every output')
     .option('--max-batch-records <n>', 'most input records per transaction (default 500)', positiveInteger)
-    .option('--max-bytes-per-partition <bytes>', `bytes fetched per input partition per request (default ${DEFAULT_MAX_BYTES_PER_PARTITION}, as kubetrail process)`, integerFrom(MIN_FETCH_BYTES))
-    .option('--max-bytes-per-fetch <bytes>', `bytes a fetch request returns over its partitions (default ${DEFAULT_MAX_BYTES_PER_FETCH}, as kubetrail process)`, integerFrom(MIN_FETCH_BYTES))
+    .option('--max-bytes-per-partition <bytes>', `bytes fetched per input partition per request (default ${DEFAULT_MAX_BYTES_PER_PARTITION}, as kubetrail process)`, integerIn(MIN_FETCH_BYTES, MAX_FETCH_BYTES))
+    .option('--max-bytes-per-fetch <bytes>', `bytes a fetch request returns over its partitions (default ${DEFAULT_MAX_BYTES_PER_FETCH}, as kubetrail process)`, integerIn(MIN_FETCH_BYTES, MAX_FETCH_BYTES))
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', help);
   catalogOptions(connectionOptions(command), { processors: false, partitions: false }).action(async (name: string, options: Record<string, unknown>, command: Command) => {

@@ -43,6 +43,8 @@ export const DEFAULT_MAX_BYTES_PER_PARTITION = 8 * 1024 * 1024;
 export const DEFAULT_MAX_BYTES_PER_FETCH = 10 * 1024 * 1024;
 /** Smallest fetch setting taken (per partition or per request): below it a fetch holds a few records of 46 kB at most. */
 export const MIN_FETCH_BYTES = 65_536;
+/** Largest fetch setting taken: the Fetch request carries both sizes as 32-bit signed integers. */
+export const MAX_FETCH_BYTES = 2_147_483_647;
 
 export interface RunProcessorOptions {
   connection: ConnectionConfig;
