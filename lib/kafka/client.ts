@@ -1,7 +1,8 @@
 // Every kafkajs client in kubetrail is made here, services, CLI, tests and benchmarks alike, so
 // the kafkajs patches (the read_committed fix, the quick CONCURRENT_TRANSACTIONS retry, the
 // coordinator cache, the negative-timeout fix, one AddPartitionsToTxn per transaction, and a gzip
-// codec that hands zlib's output over in 1 MiB pieces) are installed in exactly one place, before
+// codec that hands zlib's output over in 1 MiB pieces, and a broker connect that finishes after a
+// timed-out first one) are installed in exactly one place, before
 // the first client exists. kafkajs is pinned exactly (package.json) because the patches reach into
 // its internals.
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { installCoordinatorCache } from './coordinator-cache.js';
 import { installNegativeTimeoutFix } from './negative-timeout-fix.js';
 import { installTransactionPartitionCoalescing } from './transaction-partitions.js';
 import { installGzipCodec } from './gzip-codec.js';
+import { installBrokerConnectFix } from './broker-connect-fix.js';
 
 /** A kafkajs client with kubetrail's patches installed. */
 export function kafkaClient(config: KafkaConfig): Kafka {
@@ -30,6 +32,7 @@ export function kafkaClient(config: KafkaConfig): Kafka {
   // After the CONCURRENT_TRANSACTIONS retry, so the one request it makes is retried quickly too.
   installTransactionPartitionCoalescing();
   installGzipCodec();
+  installBrokerConnectFix();
   return new Kafka(config);
 }
 

@@ -72,10 +72,11 @@ describe('code shape', () => {
     const direct: string[] = [];
     for (const file of [...libFiles, ...tsFiles(join(root, 'producer')), ...tsFiles(join(root, 'cli')), ...tsFiles(join(root, 'processors'))]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/(?<!function )\b(installReadCommittedFix|installConcurrentTransactionsRetry|installCoordinatorCache|installNegativeTimeoutFix|installTransactionPartitionCoalescing|installGzipCodec)\(\)/g)) installs.push(`${relative(root, file)} ${m[1]}`);
+      for (const m of text.matchAll(/(?<!function )\b(installReadCommittedFix|installConcurrentTransactionsRetry|installCoordinatorCache|installNegativeTimeoutFix|installTransactionPartitionCoalescing|installGzipCodec|installBrokerConnectFix)\(\)/g)) installs.push(`${relative(root, file)} ${m[1]}`);
       if (/new Kafka\(/.test(text)) direct.push(relative(root, file));
     }
     assert.deepEqual(installs.sort(), [
+      'lib/kafka/client.ts installBrokerConnectFix',
       'lib/kafka/client.ts installConcurrentTransactionsRetry',
       'lib/kafka/client.ts installCoordinatorCache',
       'lib/kafka/client.ts installGzipCodec',
