@@ -182,7 +182,7 @@ export async function throughputBench(ctx: BenchContext, templates: TemplateSet)
   const repeats = ctx.options.repeats;
   const partitions = 3;
   // Before anything is written: a clone without the baseline's history fails here, not halfway.
-  const baselineRoot = baselineTree(ctx.log.bind(ctx));
+  const baselineRoot = await baselineTree(ctx.log.bind(ctx));
   const raw = await ctx.createTopic('tp.raw', partitions);
   const schemaId = await ctx.registerRaw(raw);
   ctx.log(`throughput: writing ${events} raw events to ${raw} (gzip, ${partitions} partitions)`);

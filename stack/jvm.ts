@@ -1,56 +1,11 @@
-// What the JVM services (Kafka, Apicurio) share: finding a suitable `java`, running Maven and
-// other short commands, and building cache entries safely when several prepares race.
+// What the JVM services (Kafka, Apicurio) share: finding a suitable `java` and running Maven and
+// other short commands (their cache entries are built by stageCacheEntry, stack/service.ts).
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Pinned so a resolve does not depend on whatever plugin version Maven's prefix lookup picks. */
 export const mavenDependencyPlugin = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
-
-/** Marker written last into a cache entry: its presence means the entry is complete. */
-const completeMarker = '.complete';
-
-export function isComplete(dir: string): boolean {
-  return existsSync(path.join(dir, completeMarker));
-}
-
-/**
- * Builds a cache entry in a private staging directory and renames it into place when complete.
- * The cache is shared by every checkout and test run, so two prepares may race: neither ever
- * sees, uses or deletes the other's half-built entry. `isWarm` says whether an existing entry is
- * usable (complete and built from the same inputs); `build` fills the staging directory (paths
- * inside must be relative to it) and returns a one-line summary for the marker.
- */
-export async function stageCacheEntry(
-  entry: string,
-  isWarm: (dir: string) => boolean,
-  build: (staging: string) => Promise<string>,
-): Promise<void> {
-  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const staging = `${entry}.staging-${suffix}`;
-  await mkdir(staging, { recursive: true });
-  try {
-    const summary = await build(staging);
-    await writeFile(path.join(staging, completeMarker), `${summary}\n`);
-    if (isWarm(entry)) return; // another prepare finished first
-    if (existsSync(entry)) {
-      // Stale or half-built by an older version: move it aside (a process still running from it
-      // keeps its open files) and delete it.
-      const stale = `${entry}.stale-${suffix}`;
-      await rename(entry, stale);
-      await rm(stale, { recursive: true, force: true });
-    }
-    try {
-      await rename(staging, entry);
-    } catch (error) {
-      if (!isWarm(entry)) throw error; // lost a race to an equivalent entry: fine
-    }
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
 
 /** Runs a command to completion; rejects with its output so a failed mvn/format is diagnosable. */
 export function runCommand(

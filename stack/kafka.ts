@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import type { KafkaNodeName, LaunchSpec, ServiceDefinition, StackContext } from './service.js';
+import { isComplete, stageCacheEntry, type KafkaNodeName, type LaunchSpec, type ServiceDefinition, type StackContext } from './service.js';
 import { versions } from './versions.js';
-import { findJava, isComplete, mavenDependencyPlugin, runCommand, stageCacheEntry } from './jvm.js';
+import { findJava, mavenDependencyPlugin, runCommand } from './jvm.js';
 
 /** Kafka 4 brokers need Java 17+. */
 const kafkaMinJava = 17;

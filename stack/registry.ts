@@ -2,9 +2,9 @@
 // API (/apis/ccompat/v7), with H2 storage in its data directory.
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ServiceDefinition, StackContext } from './service.js';
+import { isComplete, stageCacheEntry, type ServiceDefinition, type StackContext } from './service.js';
 import { versions } from './versions.js';
-import { findJava, isComplete, mavenDependencyPlugin, runCommand, stageCacheEntry } from './jvm.js';
+import { findJava, mavenDependencyPlugin, runCommand } from './jvm.js';
 
 /** Apicurio 3.3 is compiled for Java 21 (class file 65); Java 17 fails with UnsupportedClassVersionError. */
 const registryMinJava = 21;

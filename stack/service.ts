@@ -1,36 +1,59 @@
 // The contract between the stack orchestrator (stack/stack.ts) and each embedded service.
 // A service only knows how to get its binaries (prepare), how it is launched and when it is
 // ready; the orchestrator owns processes, ports, logs and the state file.
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 
 /** The long-lived download/build cache shared by every checkout: KUBETRAIL_CACHE, or ~/.cache/kubetrail. */
 export function cacheDirectory(): string {
   return process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail');
 }
 
+/** Marker written last into a cache entry: its presence means the entry is complete. */
+const completeMarker = '.complete';
+
+export function isComplete(dir: string): boolean {
+  return existsSync(path.join(dir, completeMarker));
+}
+
 /**
- * `dir`, built once by `build` into a staging directory of this process's own and moved into place
- * whole: an interrupted build is never taken for a finished one, and two processes building at
- * once (two checkouts share the cache) do not build into one directory. `ready` tells a complete
- * `dir`; when another process finished first, its result is kept and ours dropped.
+ * Builds a cache entry (a download, a build, the Node LTS binary, the benchmark's baseline tree) in a
+ * private staging directory and renames it into place when complete. The cache is shared by every
+ * checkout and test run, so two prepares may race: neither ever
+ * sees, uses or deletes the other's half-built entry. `isWarm` says whether an existing entry is
+ * usable (complete and built from the same inputs); `build` fills the staging directory (paths
+ * inside must be relative to it) and returns a one-line summary for the marker.
  */
-export function buildCached(dir: string, ready: (dir: string) => boolean, build: (staging: string) => void): string {
-  if (ready(dir)) return dir;
-  const staging = `${dir}.partial-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
+export async function stageCacheEntry(
+  entry: string,
+  isWarm: (dir: string) => boolean,
+  build: (staging: string) => Promise<string>,
+): Promise<void> {
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const staging = `${entry}.staging-${suffix}`;
+  await mkdir(staging, { recursive: true });
   try {
-    build(staging);
-    if (!ready(dir)) {
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(staging, dir);
+    const summary = await build(staging);
+    await writeFile(path.join(staging, completeMarker), `${summary}\n`);
+    if (isWarm(entry)) return; // another prepare finished first
+    if (existsSync(entry)) {
+      // Stale or half-built by an older version: move it aside (a process still running from it
+      // keeps its open files) and delete it.
+      const stale = `${entry}.stale-${suffix}`;
+      await rename(entry, stale);
+      await rm(stale, { recursive: true, force: true });
+    }
+    try {
+      await rename(staging, entry);
+    } catch (error) {
+      if (!isWarm(entry)) throw error; // lost a race to an equivalent entry: fine
     }
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    await rm(staging, { recursive: true, force: true });
   }
-  return dir;
 }
 
 /**

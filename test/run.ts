@@ -129,7 +129,7 @@ try {
       services ??= await realServices();
       env = { ...env, ...services.env };
     }
-    const node = suite === 'unit-node-lts' ? ensureNodeLts() : process.execPath;
+    const node = suite === 'unit-node-lts' ? await ensureNodeLts() : process.execPath;
     console.error(`[test] ${suite}: ${files.length} files${suite === 'unit-node-lts' ? ` on Node ${NODE_LTS_VERSION}` : ''}`);
     const began = Date.now();
     // Unit tests run in parallel; tests against the shared broker one file at a time.

@@ -6,9 +6,9 @@
 // bench child (bench/children/processor.ts of that commit speaks the same JSON lines).
 // Cached under the kubetrail cache: one `npm ci` the first time (9 s here with a warm npm cache).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCached, cacheDirectory } from '../../stack/service.js';
+import { cacheDirectory, isComplete, stageCacheEntry } from '../../stack/service.js';
 import { repoRoot } from './context.js';
 
 /** The last commit before the engine issue's work (2026-11-24 16:55, "demo and stack: plain static fs imports"). */
@@ -18,13 +18,12 @@ export const ISSUE_BASELINE_COMMIT = '61a1ef9face9c61b2360032b679c87575506c032';
  * The baseline tree with its node_modules, ready for `node --import tsx bench/children/…`.
  * `log` gets progress on the first (cold) call.
  */
-export function baselineTree(log: (line: string) => void, commit = ISSUE_BASELINE_COMMIT): string {
+export async function baselineTree(log: (line: string) => void, commit = ISSUE_BASELINE_COMMIT): Promise<string> {
   const dir = join(cacheDirectory(), 'bench-baseline', commit);
-  const ready = (root: string) => existsSync(join(root, '.ready'));
-  if (ready(dir)) return dir;
+  if (isComplete(dir)) return dir;
   const hasCommit = spawnSync('git', ['-C', repoRoot, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' }).status === 0;
   if (!hasCommit) throw new Error(`the baseline commit ${commit.slice(0, 7)} is not in this clone's history (a shallow clone? git fetch --unshallow)`);
-  buildCached(dir, ready, (staging) => {
+  await stageCacheEntry(dir, isComplete, async (staging) => {
     log(`baseline: extracting ${commit.slice(0, 7)} into ${dir}`);
     const tarball = join(staging, 'tree.tar');
     execFileSync('git', ['-C', repoRoot, 'archive', '--format=tar', '-o', tarball, commit], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -34,7 +33,7 @@ export function baselineTree(log: (line: string) => void, commit = ISSUE_BASELIN
     // --include=dev: its bench child runs under tsx, a devDependency (NODE_ENV=production would drop it).
     execFileSync('npm', ['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: staging, stdio: ['ignore', 'ignore', 'inherit'] });
     if (!existsSync(join(staging, 'node_modules', 'tsx', 'package.json'))) throw new Error(`baseline ${commit.slice(0, 7)}: npm ci installed no tsx`);
-    writeFileSync(join(staging, '.ready'), `${new Date().toISOString()}\n`);
+    return `baseline ${commit}`;
   });
   log('baseline: ready');
   return dir;

@@ -31,7 +31,7 @@ async function step(command: string, args: string[], cwd: string, env: NodeJS.Pr
 }
 
 test(`the README's new-user session passes on Node ${NODE_LTS_VERSION}`, { timeout: 900_000 }, async () => {
-  const node = ensureNodeLts();
+  const node = await ensureNodeLts();
   const readme = readFileSync(join(cliRoot, 'README.md'), 'utf8');
   const session = ['npm ci', 'npx kubetrail demo --exit-when-done', 'npx kubetrail subscribe kubetrail.workflows.summary -o table --until end', 'npx kubetrail dlq list workflow-summary'];
   for (const line of session) assert.ok(readme.includes(line), `README shows \`${line}\``);

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCached, cacheDirectory } from '../../stack/service.js';
+import { cacheDirectory, stageCacheEntry } from '../../stack/service.js';
 
 /** The Node 24 LTS release CI tests on (npm's `node@24.21.0`). */
 export const NODE_LTS_VERSION = '24.21.0';
@@ -13,14 +13,15 @@ export const NODE_LTS_VERSION = '24.21.0';
 const platformPackage = () => `node-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}`;
 
 /** The path of the cached Node binary, installed on first use (progress on stderr). */
-export function ensureNodeLts(version = NODE_LTS_VERSION): string {
+export async function ensureNodeLts(version = NODE_LTS_VERSION): Promise<string> {
   const dir = join(cacheDirectory(), `node-${version}`);
   const binaryIn = (root: string) => join(root, 'node_modules', platformPackage(), 'bin', 'node');
   const binary = binaryIn(dir);
   if (existsSync(binary)) return binary;
   process.stderr.write(`[node ${version}] installing ${platformPackage()}@${version} from the npm registry into ${dir} (once)\n`);
-  buildCached(dir, (root) => existsSync(binaryIn(root)), (staging) => {
+  await stageCacheEntry(dir, (root) => existsSync(binaryIn(root)), async (staging) => {
     execFileSync('npm', ['install', '--prefix', staging, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `${platformPackage()}@${version}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return `${platformPackage()}@${version}`;
   });
   const reported = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
   if (reported !== `v${version}`) throw new Error(`${binary} reports ${reported}, expected v${version}`);
