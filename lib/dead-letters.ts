@@ -9,6 +9,7 @@ import { Partitioners, type IHeaders, type Kafka, type KafkaMessage } from 'kafk
 import { DLQ_HEADERS, readDeadLetterHeaders } from './kit/dead-letter.js';
 import { ensureTopics, redriveLogSpec, redriveLogTopicName } from './topics.js';
 import { planScan, scanTopic } from './kafka/topic-scan.js';
+import { initTransactions } from './kafka/fencing.js';
 
 /** The header a re-driven record carries: `<dead-letter topic>/<partition>/<offset>` of its letter. */
 export const REDRIVEN_FROM_HEADER = 'kubetrail-redriven-from';
@@ -121,9 +122,9 @@ export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<Re
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
-  // Connecting initialises the transactional id: another redrive of this topic is fenced and its
-  // open transaction aborted, so the log read next is final for everything sent before.
-  await producer.connect();
+  // Initialising the transactional id fences another redrive of this topic and aborts its open
+  // transaction, so the log read next is final for everything sent before.
+  await initTransactions(producer);
   try {
     const done = await readRedriven(kafka, deadLetterTopic);
     const pending = options.letters.filter((l) => !done.has(letterId(l.partition, l.offset))).sort((a, b) => a.partition - b.partition || a.offset - b.offset);

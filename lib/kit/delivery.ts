@@ -16,6 +16,7 @@ import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer, 
 import { messageBytes, splitTopicMessages } from '../kafka/batching.js';
 import { faultPoint } from '../fault-point.js';
 import { sendPartitioned, type Partitioning, type ProduceCall } from '../kafka/partitioning.js';
+import { initTransactions } from '../kafka/fencing.js';
 
 /** Sends of more bytes than this are gzipped: large records reach the broker (and readers) small; small sends skip the CPU. */
 export const COMPRESS_ABOVE_BYTES = 64 * 1024;
@@ -85,10 +86,8 @@ export class ExactlyOnceDelivery implements Delivery {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.producers.set(partition, producer);
-    await producer.connect();
-    // initTransactions: fences the previous owner of this partition and ends its open transaction.
-    const fence = await producer.transaction();
-    await fence.abort();
+    // Fences the previous owner of this partition and ends its open transaction.
+    await initTransactions(producer);
     // Only now is the committed offset final (the previous owner can no longer move it).
     return committedOffset(admin, groupId, inputTopic, partition);
   }
