@@ -146,10 +146,15 @@ export function selectionOf(config: ProducerConfig): string {
   });
 }
 
-/** The Kafka transactional id and leader-election group of a stream: fixed, shared by its replicas. */
+/**
+ * The Kafka transactional ids and leader-election group of a stream: fixed, shared by its
+ * replicas. The leader writes through two transactional ids in turn (producer/publisher.ts); the
+ * second ends in `/1`, which no stream name contains, so it never names another stream's first.
+ */
 export function streamIds(config: Pick<ProducerConfig, 'stream'>) {
+  const transactionalId = `kubetrail-producer.${config.stream}`;
   return {
-    transactionalId: `kubetrail-producer.${config.stream}`,
+    transactionalIds: [transactionalId, `${transactionalId}/1`] as const,
     leaderGroup: `kubetrail-producer.${config.stream}.leader`,
   };
 }

@@ -1,10 +1,18 @@
 // Publishing: each batch of queued items becomes ONE Kafka transaction holding the raw records,
 // the index updates and the checkpoints they move, so a checkpoint is never ahead of what was
-// published and nothing published is missing from the state. The producer is idempotent and
-// transactional (acks=all, one request in flight, a fixed transactionalId per stream), so a
+// published and nothing published is missing from the state. The producers are idempotent and
+// transactional (acks=all, one request in flight, fixed transactional ids per stream), so a
 // retried send is not doubled and a fenced ex-leader cannot commit.
+//
+// Two transactional producers take the transactions in turn. A transaction begun on the producer
+// whose last commit was just acknowledged meets CONCURRENT_TRANSACTIONS until the coordinator has
+// written that commit's markers, and waits them out in retries (lib/kafka/concurrent-transactions.ts);
+// under a steady stream of changes that is most transactions that follow another at once. The
+// other producer has nothing pending and begins at once. Transactions stay one at a time, so the
+// records keep their order in each partition; a read_committed reader sees the second
+// transaction's records once the first's markers are written, as it would have.
 import { gzipSync } from 'node:zlib';
-import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '../lib/log.js';
 import { SerialQueue } from '../lib/async.js';
@@ -45,8 +53,32 @@ export interface PublisherOptions {
   logger: Logger;
   /** Fixes every record's partition before a send and checks its acknowledgement after (lib/kafka/partitioning.ts). */
   partitioning: Partitioning;
-  /** The producer's transactional id: a transaction's partitions are announced under it (lib/kafka/transaction-partitions.ts). */
+}
+
+/** A transactional producer and its id (a transaction's partitions are announced under it: lib/kafka/transaction-partitions.ts). */
+export interface TransactionalWriter {
+  producer: Producer;
   transactionalId: string;
+}
+
+/**
+ * The stream's transactional producers, one per id (streamIds), not yet connected. A new leader
+ * runs initTransactions (lib/kafka/fencing.ts) on each before it reads the state: that bumps the
+ * id's epoch, fencing any other writer of it and aborting what it had open.
+ */
+export function streamWriters(kafka: Kafka, transactionalIds: readonly string[], transactionTimeoutMs: number): TransactionalWriter[] {
+  return transactionalIds.map((transactionalId) => ({
+    transactionalId,
+    producer: kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      // murmur2 of the key, as Java clients partition: every change of an object on one partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    }),
+  }));
 }
 
 function headerBytes(headers: Record<string, string>): number {
@@ -108,13 +140,17 @@ export interface PublishResult {
 }
 
 export class Publisher {
-  /** One producer has one transaction at a time: transactions run one after the other. */
+  /** Transactions run one after the other, whichever producer takes them: records keep their order. */
   private readonly queue = new SerialQueue();
+  /** How many transactions were begun: the next one goes to writers[began % writers.length]. */
+  private began = 0;
 
   constructor(
-    private readonly producer: Producer,
+    private readonly writers: readonly TransactionalWriter[],
     private readonly options: PublisherOptions,
-  ) {}
+  ) {
+    if (writers.length === 0) throw new Error('Publisher: no transactional producer');
+  }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
     return this.queue.run(work);
@@ -127,10 +163,11 @@ export class Publisher {
 
   private async transaction(calls: ProduceCall[]): Promise<void> {
     const began = process.hrtime.bigint();
-    const txn = await this.producer.transaction();
+    const writer = this.writers[this.began++ % this.writers.length]!;
+    const txn = await writer.producer.transaction();
     try {
       // One kafkajs send per partition, checked; the partitions added in one request (lib/kafka/partitioning.ts).
-      await sendPartitioned(calls, this.options.partitioning, (part, compression) => txn.send({ topic: part.topic, messages: part.messages, compression }), this.options.transactionalId);
+      await sendPartitioned(calls, this.options.partitioning, (part, compression) => txn.send({ topic: part.topic, messages: part.messages, compression }), writer.transactionalId);
       faultPoint('before-commit');
       await txn.commit();
       this.options.metrics.transactions.inc({ outcome: 'committed' });

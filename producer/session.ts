@@ -1,11 +1,11 @@
-// One leadership term: connect the transactional producer (which fences any previous writer),
+// One leadership term: connect the transactional producers and fence any previous writer,
 // read the state topic up to a fresh marker (checkpoints; one partition reader per session, no
 // consumer group), then run the watch loops and the publisher until leadership is lost, the
 // producer stops, or Kafka fails. A Kafka failure ends the session: the queue is dropped and the
 // next session resumes from the checkpoints actually committed (the API server re-sends what was
 // not acknowledged), so no buffer grows while Kafka is away and an ambiguous commit is settled by
 // reading the state back.
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '../lib/log.js';
 import { PartitionReader } from '../lib/kafka/topic-reader.js';
@@ -13,11 +13,12 @@ import { selectionOf, streamIds, type ProducerConfig } from './config.js';
 import type { KubeSource } from './kube.js';
 import type { SourceContext } from './mapping.js';
 import type { ProducerMetrics } from './metrics.js';
-import { Publisher } from './publisher.js';
+import { Publisher, streamWriters } from './publisher.js';
 import { BoundedQueue } from './queue.js';
 import { ScopeWatcher, type RelistReason } from './source.js';
 import { allNamespaces, newMarker, readState, type IndexEntry, type StateSnapshot } from './state.js';
 import { adminPartitionCounts, Partitioning } from '../lib/kafka/partitioning.js';
+import { initTransactions } from '../lib/kafka/fencing.js';
 
 export interface SessionDeps {
   config: ProducerConfig;
@@ -33,7 +34,6 @@ export interface SessionDeps {
 export { isFencedError } from '../lib/kafka/producer-errors.js';
 
 export class Session {
-  private producer: Producer | undefined;
   private watchers: ScopeWatcher[] = [];
   private committedSeq = 0;
   private commitWaiters: Array<{ seq: number; resolve: () => void }> = [];
@@ -90,23 +90,14 @@ export class Session {
   async run(): Promise<void> {
     const { config, kafka, logger, metrics } = this.deps;
     const signal = this.abort.signal;
-    const ids = streamIds(config);
-    const producer = kafka.producer({
-      transactionalId: ids.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: config.transactionTimeoutMs,
-      allowAutoTopicCreation: false,
-      // murmur2 of the key, as Java clients partition: every change of an object on one partition.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    this.producer = producer;
+    const writers = streamWriters(kafka, streamIds(config).transactionalIds, config.transactionTimeoutMs);
     try {
-      // initTransactions: bumps the epoch of the stream's transactionalId, fencing any other
-      // writer and aborting its open transaction.
-      await producer.connect();
-      if (signal.aborted) return;
-      const publisher = new Publisher(producer, {
+      // Fences the stream's previous writers, before the state is read.
+      for (const writer of writers) {
+        await initTransactions(writer.producer);
+        if (signal.aborted) return;
+      }
+      const publisher = new Publisher(writers, {
         ctx: this.deps.ctx,
         topic: config.topic,
         stateTopic: config.stateTopic,
@@ -118,7 +109,6 @@ export class Session {
         schemaId: this.deps.schemaId,
         metrics,
         logger,
-        transactionalId: ids.transactionalId,
         partitioning: new Partitioning(async (topics) => {
           const admin = kafka.admin();
           await admin.connect();
@@ -179,7 +169,9 @@ export class Session {
       this.abort.abort();
       this.queue?.close();
       await this.stateReader?.close().catch((error: Error) => logger.warn({ err: error }, 'state reader close failed'));
-      await producer.disconnect().catch((error: Error) => logger.warn({ err: error }, 'producer disconnect failed'));
+      for (const writer of writers) {
+        await writer.producer.disconnect().catch((error: Error) => logger.warn({ err: error, transactionalId: writer.transactionalId }, 'producer disconnect failed'));
+      }
     }
   }
 }

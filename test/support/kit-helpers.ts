@@ -142,6 +142,8 @@ export interface ReadRecord<V = unknown> {
   headers: Record<string, string>;
   /** The record's timestamp, ms since the epoch. */
   timestamp: number;
+  /** The producer id of the record's batch (which transactional producer wrote it); null when it had none. */
+  producerId: string | null;
 }
 
 /**
@@ -172,7 +174,10 @@ export async function readTopicToEnd<V = unknown>(kafka: Kafka, registry: Schema
       if (last !== undefined) headers[name] = last.toString();
     }
     const value = message.value === null ? null : registry ? ((await registry.decode(message.value)) as V) : null;
-    records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value, raw: message.value, headers, timestamp: Number(message.timestamp) });
+    // kafkajs leaves the batch's header on each record it decodes (not in its types).
+    const batch = (message as KafkaMessage & { batchContext?: { producerId?: string } }).batchContext;
+    const producerId = batch?.producerId !== undefined && batch.producerId !== '-1' ? batch.producerId : null;
+    records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value, raw: message.value, headers, timestamp: Number(message.timestamp), producerId });
   }
   return records;
 }

@@ -27,7 +27,7 @@ export const serviceGrants: Record<'producer' | 'completed-filter' | 'workflow-s
     { resource: 'TOPIC', pattern: 'LITERAL', name: 'kubetrail.raw', operations: ['CREATE', 'WRITE'], why: 'writes every change; CREATE only if it creates the topic (no `topics init`)' },
     { resource: 'TOPIC', pattern: 'LITERAL', name: 'kubetrail.producer.state', operations: ['CREATE', 'READ', 'WRITE'], why: 'checkpoints and the object index: written in each transaction, read by a new leader' },
     { resource: 'GROUP', pattern: 'PREFIXED', name: 'kubetrail-producer.', operations: ['READ'], why: 'the leader election group `kubetrail-producer.<stream>.leader`' },
-    { resource: 'TRANSACTIONAL_ID', pattern: 'PREFIXED', name: 'kubetrail-producer.', operations: ['WRITE'], why: 'the stream\'s transactional id `kubetrail-producer.<stream>`' },
+    { resource: 'TRANSACTIONAL_ID', pattern: 'PREFIXED', name: 'kubetrail-producer.', operations: ['WRITE'], why: 'the stream\'s transactional ids `kubetrail-producer.<stream>` and `kubetrail-producer.<stream>/1`' },
   ],
   'completed-filter': processorGrants('completed-filter', 'kubetrail.workflows.completed', 'emitted'),
   'workflow-summary': processorGrants('workflow-summary', 'kubetrail.workflows.summary', 'fingerprints'),

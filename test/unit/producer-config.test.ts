@@ -22,7 +22,7 @@ test('defaults: Argo workflows labelled track-me=true in every namespace, to kub
   assert.equal(c.rawRetentionMs, -1);
   assert.equal(loadProducerConfig({ env: { ...base, KUBETRAIL_RAW_RETENTION_MS: '604800000' } }).rawRetentionMs, 604_800_000);
   assert.equal(c.stream, 'default.workflows.argoproj.io');
-  assert.equal(streamIds(c).transactionalId, 'kubetrail-producer.default.workflows.argoproj.io');
+  assert.deepEqual(streamIds(c).transactionalIds, ['kubetrail-producer.default.workflows.argoproj.io', 'kubetrail-producer.default.workflows.argoproj.io/1']);
 });
 
 test('namespaces, operations and numbers from the environment; flags win', () => {
