@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { ResourceEvent } from '../../lib/raw-event.js';
+import { initTransactions } from '../../lib/kafka/fencing.js';
+import { streamIds } from '../../producer/config.js';
+import { streamWriters } from '../../producer/publisher.js';
+import { readTopicToEnd } from './read-topic.js';
 
 export interface RawRecord {
   key: string;
@@ -15,6 +19,30 @@ export interface RawRecord {
   headers: Record<string, string>;
   value: ResourceEvent;
 }
+
+/**
+ * Everything the stream ever wrote to `topic`, once its writers are stopped (ended or killed): the
+ * stream's transactional ids are fenced first (initTransactions on each, as a new leader does), so
+ * every transaction of the stream has ended (one committing completes, one open is aborted) and no
+ * other can follow; then the topic is read to its end. Nothing more can arrive after it, so exact
+ * counts need no wait. A writer still running would be fenced too: stop them first.
+ */
+export async function settledRecords(kafka: Kafka, registry: SchemaRegistry, stream: string, topic: string): Promise<RawRecord[]> {
+  for (const writer of streamWriters(kafka, streamIds({ stream }).transactionalIds, 60_000)) {
+    try {
+      await initTransactions(writer.producer);
+    } finally {
+      await writer.producer.disconnect();
+    }
+  }
+  const records = await readTopicToEnd<ResourceEvent>(kafka, registry, topic);
+  return records
+    .filter((r) => r.value !== null)
+    .map((r) => ({ key: r.key ?? '', partition: r.partition, offset: r.offset, headers: r.headers, value: r.value! }));
+}
+
+/** Records of one object name, in topic order. */
+export const recordsOf = (records: RawRecord[], name: string): RawRecord[] => records.filter((r) => r.value.name === name);
 
 /** Reads a topic from the beginning (committed records only), decoding each value through the registry. */
 export class RawReader {
@@ -76,7 +104,7 @@ export class RawReader {
 
   /** Records of one object name, in topic order. */
   of(name: string): RawRecord[] {
-    return this.records.filter((r) => r.value.name === name);
+    return recordsOf(this.records, name);
   }
 
   async stop(): Promise<void> {
