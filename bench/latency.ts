@@ -19,8 +19,10 @@
 //
 // Two pipelines run side by side, each with its own namespace, workflows, topics and subscriber:
 // kubetrail's (kafkajs patched to retry CONCURRENT_TRANSACTIONS after 2-50 ms,
-// lib/kafka/concurrent-transactions.ts) and a reference whose two children run with
-// KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' stock retry, 300 ms and up). Only one is written
+// lib/kafka/concurrent-transactions.ts; the producer's transactions taking two transactional ids
+// in turn, producer/publisher.ts) and a reference, the pipeline as the engine issue found it: its
+// two children run with KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' stock retry, 300 ms and up)
+// and its producer with KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID=1. Only one is written
 // to at a time; the other idles. The rates: 5 and 10/s (8 s steps), then 20 and 40/s (the engine
 // issue's rates, 20 s each), each run on kubetrail's pipeline and then on the reference; then
 // 80 and 160/s while every rate so far kept up; then 20 s steady at the highest that kept up (10 s
@@ -187,7 +189,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
 
   const pipelines: Pipeline[] = (['kubetrail', 'kafkajs-stock'] as const).map((retry) => {
     const tag = retry === 'kubetrail' ? 'lat' : 'latref';
-    const env = retry === 'kafkajs-stock' ? { KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY: '1' } : undefined;
+    const env = retry === 'kafkajs-stock' ? { KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY: '1', KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID: '1' } : undefined;
     ctx.track(`bench.${ctx.runId}.${tag}.state`);
     const producer = ctx.spawnChild(
       'producer',

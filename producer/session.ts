@@ -33,6 +33,13 @@ export interface SessionDeps {
 
 export { isFencedError } from '../lib/kafka/producer-errors.js';
 
+/**
+ * Benchmarking switch, not for production: KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID=1 writes
+ * through the stream's first transactional id only, as the producer did before it had two, so
+ * bench/latency.ts's reference pipeline runs as the engine issue found it.
+ */
+const oneTransactionalId = process.env.KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID === '1';
+
 export class Session {
   private watchers: ScopeWatcher[] = [];
   private committedSeq = 0;
@@ -90,7 +97,8 @@ export class Session {
   async run(): Promise<void> {
     const { config, kafka, logger, metrics } = this.deps;
     const signal = this.abort.signal;
-    const writers = streamWriters(kafka, streamIds(config).transactionalIds, config.transactionTimeoutMs);
+    const ids = streamIds(config).transactionalIds;
+    const writers = streamWriters(kafka, oneTransactionalId ? ids.slice(0, 1) : ids, config.transactionTimeoutMs);
     try {
       // Fences the stream's previous writers, before the state is read.
       for (const writer of writers) {

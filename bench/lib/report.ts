@@ -109,7 +109,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
     if (lat.steady) {
       out.push(
         `${lat.deployment}. ${lat.workflows} workflows per pipeline, mean object ${fmt(lat.meanObjectBytes / 1000, 1)} kB. "producer → summary" (the pipeline's part) starts when the producer saw the change (source.observedAt); "end to end" when the write was sent. ` +
-          `"kubetrail" runs kafkajs with kubetrail's quick CONCURRENT_TRANSACTIONS retry (2-50 ms); "kafkajs stock" is a second pipeline, idle while the other is written to, whose children run with KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' own retry, 300 ms and up). ` +
+          `"kubetrail" runs kafkajs with kubetrail's quick CONCURRENT_TRANSACTIONS retry (2-50 ms); its producer takes two transactional ids in turn; "kafkajs stock" is a second pipeline, idle while the other is written to, run as the engine issue found it: its children with KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' own retry, 300 ms and up), its producer with KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID=1 (one transactional id). ` +
           `The pipeline's part is also split at the raw record's timestamp (when the producer made its produce request; the summary carries it): before it, the producer's queue, encoding and AddPartitionsToTxn; after it, the producer's produce and commit, the processor and the subscriber's read. CONCURRENT_TRANSACTIONS: requests that met it / transactions, per child, over the run, with the mean transaction time and the share of the run spent in transactions (from the children's duration histograms).\n`,
       );
       const txns = (t: Any) => (t ? `${fmt(t.concurrentTransactions)} / ${fmt(t.transactions)}${t.meanTxnMs !== undefined ? ` (${fmt(t.meanTxnMs)} ms each, busy ${fmt((t.busyShare ?? NaN) * 100)}%)` : ''}` : '–');
@@ -152,7 +152,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
       );
       out.push(`\nHighest rate that keeps up: ${lat.highestKeepingUp ? `${fmt(lat.highestKeepingUp.targetPerSec)} changes/s` : 'none of the steps'}.`);
       if (lat.targets?.length) {
-        out.push('\nTargets (the pipeline\'s part, kubetrail\'s pipeline, medians of the repeats; the reference is the same rate with kafkajs\' stock retry, interleaved in the same run):\n');
+        out.push('\nTargets (the pipeline\'s part, kubetrail\'s pipeline, medians of the repeats; the reference is the same rate with kafkajs\' stock retry and one producer transactional id, interleaved in the same run):\n');
         out.push(
           table(
             ['rate/s', 'repeats p50 / p99 ms', 'p50 ms', 'p99 ms', 'p99 goal', 'p99/p50', 'p99/p50 goal', 'met', 'reference p50 / p99 ms (p99/p50)'],
