@@ -7,10 +7,7 @@
 // first createTopics of a test's admin, right after its connect had resolved). A connect that finds
 // the socket open but the broker not initialized now closes the socket and connects again.
 // Installed by kafkaClient().
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-const PATCHED = Symbol.for('kubetrail.kafkajs.brokerConnect');
+import { patchKafkajs } from './kafkajs-patch.js';
 
 /** The parts of kafkajs' Broker this uses. */
 interface BrokerInternals {
@@ -25,22 +22,18 @@ export function connectedWithoutVersions(broker: BrokerInternals): boolean {
 }
 
 export function installBrokerConnectFix(): void {
-  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
-  const proto = Broker.prototype;
-  if (proto[PATCHED]) return;
-  const original = proto.connect;
-  if (typeof original !== 'function') throw new Error('kafkajs internals changed: Broker#connect not found (lib/kafka/broker-connect-fix.ts needs kafkajs 2.2.4)');
-  proto.connect = async function connectAfterHalfConnect(this: BrokerInternals, ...args: unknown[]): Promise<unknown> {
-    if (connectedWithoutVersions(this)) {
-      // Under the broker's own lock, so a connect in progress elsewhere is not cut short.
-      await this.lock.acquire();
-      try {
-        if (connectedWithoutVersions(this)) await this.connectionPool.destroy();
-      } finally {
-        await this.lock.release();
+  patchKafkajs('broker-connect-fix', 'Broker', ['connect'], (original) =>
+    async function connectAfterHalfConnect(this: BrokerInternals, ...args: unknown[]): Promise<unknown> {
+      if (connectedWithoutVersions(this)) {
+        // Under the broker's own lock, so a connect in progress elsewhere is not cut short.
+        await this.lock.acquire();
+        try {
+          if (connectedWithoutVersions(this)) await this.connectionPool.destroy();
+        } finally {
+          await this.lock.release();
+        }
       }
-    }
-    return (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-  };
-  proto[PATCHED] = true;
+      return original.apply(this, args);
+    },
+  );
 }

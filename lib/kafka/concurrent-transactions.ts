@@ -12,10 +12,8 @@
 // bench/latency.ts can measure the stock behaviour as a reference in the same run. With it, every
 // call that meets the error counts as a request (kafkajs' own retries are new calls) and retries
 // stay 0.
-import { createRequire } from 'node:module';
 import { sleep } from '../async.js';
-
-const require = createRequire(import.meta.url);
+import { patchKafkajs } from './kafkajs-patch.js';
 
 /**
  * Waits before each retry: 2, 4, 8, 16, 32 ms, then 50 ms; about 2 s in all before kafkajs takes
@@ -34,23 +32,16 @@ export function concurrentTransactionStats(): { requests: number; retries: numbe
   return { ...counts };
 }
 
-const PATCHED = Symbol.for('kubetrail.kafkajs.concurrentTransactions');
-
 function isConcurrentTransactions(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'CONCURRENT_TRANSACTIONS';
 }
 
 export function installConcurrentTransactionsRetry(): void {
-  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
-  const proto = Broker.prototype;
-  if (proto[PATCHED]) return;
-  for (const method of ['addPartitionsToTxn', 'addOffsetsToTxn']) {
-    const original = proto[method];
-    if (typeof original !== 'function') throw new Error(`kafkajs internals changed: Broker#${method} not found (lib/kafka/concurrent-transactions.ts needs kafkajs 2.2.4)`);
-    proto[method] = async function retried(this: unknown, ...args: unknown[]): Promise<unknown> {
+  patchKafkajs('concurrent-transactions', 'Broker', ['addPartitionsToTxn', 'addOffsetsToTxn'], (original) =>
+    async function retried(this: unknown, ...args: unknown[]): Promise<unknown> {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+          return await original.apply(this, args);
         } catch (error) {
           if (!isConcurrentTransactions(error)) throw error;
           if (attempt === 0) counts.requests++;
@@ -59,7 +50,6 @@ export function installConcurrentTransactionsRetry(): void {
           await sleep(DELAYS_MS[attempt]!);
         }
       }
-    };
-  }
-  proto[PATCHED] = true;
+    },
+  );
 }

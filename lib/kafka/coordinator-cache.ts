@@ -6,15 +6,12 @@
 // reused for up to a minute, and forgotten as soon as any request to a coordinator, or the lookup
 // of its broker, fails (NOT_COORDINATOR, a broker gone, anything), so a moved coordinator is
 // found again on the retry kafkajs makes anyway.
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+import { patchKafkajs, type KafkajsMethod } from './kafkajs-patch.js';
 
 const TTL_MS = 60_000;
 /** Requests that go to a group or transaction coordinator. */
 const COORDINATOR_REQUESTS = ['heartbeat', 'joinGroup', 'syncGroup', 'leaveGroup', 'offsetCommit', 'offsetFetch', 'initProducerId', 'addPartitionsToTxn', 'addOffsetsToTxn', 'txnOffsetCommit', 'endTxn'];
 
-const PATCHED = Symbol.for('kubetrail.kafkajs.coordinatorCache');
 const CACHE = Symbol.for('kubetrail.kafkajs.coordinatorCache.entries');
 
 /** Bumped by every failure: entries of an older generation are not used. */
@@ -26,15 +23,13 @@ export function coordinatorCacheStats(): { lookups: number; reused: number; inva
   return { ...counts };
 }
 
-type Method = (...args: unknown[]) => Promise<unknown>;
 type Proto = Record<string | symbol, unknown>;
 
-function forgetOnFailure(proto: Proto, method: string): void {
-  const original = proto[method];
-  if (typeof original !== 'function') throw new Error(`kafkajs internals changed: ${method} not found (lib/kafka/coordinator-cache.ts needs kafkajs 2.2.4)`);
-  proto[method] = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+/** `original`, forgetting every cached lookup when it fails. */
+function forgettingOnFailure(original: KafkajsMethod): KafkajsMethod {
+  return async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     try {
-      return await (original as Method).apply(this, args);
+      return await original.apply(this, args);
     } catch (error) {
       generation++;
       counts.invalidations++;
@@ -43,13 +38,9 @@ function forgetOnFailure(proto: Proto, method: string): void {
   };
 }
 
-export function installCoordinatorCache(): void {
-  const Cluster = require('kafkajs/src/cluster/index.js') as { prototype: Proto };
-  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Proto };
-  if (Cluster.prototype[PATCHED]) return;
-  const lookup = Cluster.prototype.findGroupCoordinatorMetadata;
-  if (typeof lookup !== 'function') throw new Error('kafkajs internals changed: Cluster#findGroupCoordinatorMetadata not found (lib/kafka/coordinator-cache.ts needs kafkajs 2.2.4)');
-  Cluster.prototype.findGroupCoordinatorMetadata = async function (this: Proto, args: { groupId: string; coordinatorType?: number }): Promise<unknown> {
+/** Cluster#findGroupCoordinatorMetadata answered from the cache while it is fresh. */
+function cachedLookup(lookup: KafkajsMethod): KafkajsMethod {
+  return async function (this: Proto, args: { groupId: string; coordinatorType?: number }): Promise<unknown> {
     const cache = (this[CACHE] ??= new Map()) as Map<string, { metadata: unknown; at: number; generation: number }>;
     const key = `${args.coordinatorType ?? 0}/${args.groupId}`;
     const hit = cache.get(key);
@@ -59,12 +50,16 @@ export function installCoordinatorCache(): void {
     }
     const started = generation;
     counts.lookups++;
-    const metadata = await (lookup as Method).call(this, args);
+    const metadata: unknown = await lookup.call(this, args);
     cache.set(key, { metadata, at: Date.now(), generation: started });
     return metadata;
   };
+}
+
+export function installCoordinatorCache(): void {
   // The coordinator's broker may be gone from the metadata: findGroupCoordinator fails, forget.
-  forgetOnFailure(Cluster.prototype, 'findGroupCoordinator');
-  for (const method of COORDINATOR_REQUESTS) forgetOnFailure(Broker.prototype, method);
-  Cluster.prototype[PATCHED] = true;
+  patchKafkajs('coordinator-cache', 'Cluster', ['findGroupCoordinatorMetadata', 'findGroupCoordinator'], (original, method) =>
+    method === 'findGroupCoordinatorMetadata' ? cachedLookup(original) : forgettingOnFailure(original),
+  );
+  patchKafkajs('coordinator-cache', 'Broker', COORDINATOR_REQUESTS, forgettingOnFailure);
 }

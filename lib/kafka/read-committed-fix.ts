@@ -15,9 +15,7 @@
 // records of aborted transactions are marked as control records, which kafkajs then skips
 // while still moving the consumer's position past them, and the aborted-transaction list is
 // emptied so the faulty filter has nothing to do.
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+import { patchKafkajs } from './kafkajs-patch.js';
 
 export interface FetchedRecord {
   offset: string;
@@ -69,26 +67,20 @@ interface FetchResponse {
   responses?: Array<{ partitions?: Array<{ messages?: FetchedRecord[]; abortedTransactions?: AbortedTransaction[] }> }>;
 }
 
-const PATCHED = Symbol.for('kubetrail.kafkajs.readCommittedFix');
-
 /** Wraps Broker#fetch; a second call does nothing. */
 export function installReadCommittedFix(): void {
-  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
-  const proto = Broker.prototype;
-  if (proto[PATCHED]) return;
-  const original = proto.fetch;
-  if (typeof original !== 'function') throw new Error('kafkajs internals changed: Broker#fetch not found (lib/kafka/read-committed-fix.ts needs kafkajs 2.2.4)');
-  proto.fetch = async function fetch(this: unknown, ...args: unknown[]): Promise<FetchResponse> {
-    const response = (await (original as (...a: unknown[]) => Promise<FetchResponse>).apply(this, args)) as FetchResponse;
-    for (const topic of response.responses ?? []) {
-      for (const partition of topic.partitions ?? []) {
-        if (partition.abortedTransactions && partition.abortedTransactions.length > 0) {
-          markAbortedRecords(partition.messages ?? [], partition.abortedTransactions);
-          partition.abortedTransactions = [];
+  patchKafkajs('read-committed-fix', 'Broker', ['fetch'], (original) =>
+    async function fetch(this: unknown, ...args: unknown[]): Promise<FetchResponse> {
+      const response = (await original.apply(this, args)) as FetchResponse;
+      for (const topic of response.responses ?? []) {
+        for (const partition of topic.partitions ?? []) {
+          if (partition.abortedTransactions && partition.abortedTransactions.length > 0) {
+            markAbortedRecords(partition.messages ?? [], partition.abortedTransactions);
+            partition.abortedTransactions = [];
+          }
         }
       }
-    }
-    return response;
-  };
-  proto[PATCHED] = true;
+      return response;
+    },
+  );
 }

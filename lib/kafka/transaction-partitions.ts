@@ -11,10 +11,8 @@
 // same transaction are answered here without a request. Kafka would answer them with success
 // anyway: adding a partition twice is a no-op. What ends a transaction (EndTxn) or starts a new
 // producer epoch forgets the additions, so nothing carries over to the next transaction.
-import { createRequire } from 'node:module';
 import type { TopicMessages } from 'kafkajs';
-
-const require = createRequire(import.meta.url);
+import { patchKafkajs } from './kafkajs-patch.js';
 
 /** What kafkajs' Broker#addPartitionsToTxn is called with (src/broker/index.js). */
 export interface AddPartitionsRequest {
@@ -83,28 +81,17 @@ export async function coalescedAddPartitions<T>(request: AddPartitionsRequest, s
   return response;
 }
 
-const PATCHED = Symbol.for('kubetrail.kafkajs.transactionPartitions');
-
 export function installTransactionPartitionCoalescing(): void {
-  const Broker = require('kafkajs/src/broker/index.js') as { prototype: Record<string | symbol, unknown> };
-  const proto = Broker.prototype;
-  if (proto[PATCHED]) return;
-  const add = proto.addPartitionsToTxn;
-  const end = proto.endTxn;
-  const init = proto.initProducerId;
-  if (typeof add !== 'function' || typeof end !== 'function' || typeof init !== 'function') {
-    throw new Error('kafkajs internals changed: Broker#addPartitionsToTxn, #endTxn or #initProducerId not found (lib/kafka/transaction-partitions.ts needs kafkajs 2.2.4)');
-  }
-  proto.addPartitionsToTxn = function coalesced(this: unknown, request: AddPartitionsRequest): Promise<unknown> {
-    return coalescedAddPartitions(request, (r) => (add as (r: AddPartitionsRequest) => Promise<unknown>).call(this, r));
-  };
-  proto.endTxn = function ended(this: unknown, request: { transactionalId: string }): Promise<unknown> {
-    forgetTransactionPartitions(request.transactionalId);
-    return (end as (r: unknown) => Promise<unknown>).call(this, request);
-  };
-  proto.initProducerId = function initialised(this: unknown, request: { transactionalId?: string }): Promise<unknown> {
-    if (request?.transactionalId) forgetTransactionPartitions(request.transactionalId);
-    return (init as (r: unknown) => Promise<unknown>).call(this, request);
-  };
-  proto[PATCHED] = true;
+  patchKafkajs('transaction-partitions', 'Broker', ['addPartitionsToTxn', 'endTxn', 'initProducerId'], (original, method) => {
+    if (method === 'addPartitionsToTxn') {
+      return function coalesced(this: unknown, request: AddPartitionsRequest): Promise<unknown> {
+        return coalescedAddPartitions(request, (r) => original.call(this, r) as Promise<unknown>);
+      };
+    }
+    // EndTxn ends the transaction; InitProducerId starts a new epoch: either way, forget.
+    return function forgetting(this: unknown, request: { transactionalId?: string }): Promise<unknown> {
+      if (request?.transactionalId) forgetTransactionPartitions(request.transactionalId);
+      return original.call(this, request) as Promise<unknown>;
+    };
+  });
 }
