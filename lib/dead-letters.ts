@@ -122,10 +122,10 @@ export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<Re
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
-  // Initialising the transactional id fences another redrive of this topic and aborts its open
-  // transaction, so the log read next is final for everything sent before.
-  await initTransactions(producer);
   try {
+    // Initialising the transactional id fences another redrive of this topic and aborts its open
+    // transaction, so the log read next is final for everything sent before.
+    await initTransactions(producer);
     const done = await readRedriven(kafka, deadLetterTopic);
     const pending = options.letters.filter((l) => !done.has(letterId(l.partition, l.offset))).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
     const alreadyRedriven = options.letters.length - pending.length;

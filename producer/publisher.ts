@@ -144,6 +144,12 @@ export class Publisher {
   private readonly queue = new SerialQueue();
   /** How many transactions were begun: the next one goes to writers[began % writers.length]. */
   private began = 0;
+  /**
+   * The first failed transaction. kafkajs leaves its producer mid-commit or mid-abort for good,
+   * and the other producer's next transaction would not see that, so nothing is begun after it:
+   * the session ends and the next one starts with new producers.
+   */
+  private failure: unknown;
 
   constructor(
     private readonly writers: readonly TransactionalWriter[],
@@ -162,6 +168,7 @@ export class Publisher {
   }
 
   private async transaction(calls: ProduceCall[]): Promise<void> {
+    if (this.failure !== undefined) throw new Error('an earlier transaction of this publisher failed', { cause: this.failure });
     const began = process.hrtime.bigint();
     const writer = this.writers[this.began++ % this.writers.length]!;
     const txn = await writer.producer.transaction();
@@ -173,6 +180,7 @@ export class Publisher {
       this.options.metrics.transactions.inc({ outcome: 'committed' });
       this.options.metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
     } catch (error) {
+      this.failure = error;
       this.options.metrics.transactions.inc({ outcome: 'aborted' });
       if (txn.isActive()) await txn.abort().catch(() => undefined);
       throw error;

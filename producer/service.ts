@@ -196,8 +196,9 @@ export async function startProducer(config: ProducerConfig, logger: Logger, opti
       session?.stop();
       const pending = sessionDone;
       if (pending) {
-        // The transaction in flight gets a grace period; past it, disconnecting aborts it (the
-        // next leader's initTransactions aborts it for good).
+        // The transaction in flight gets a grace period; past it, it is left open (kafkajs sends no
+        // EndTxn when it disconnects) until the next leader's initTransactions aborts it, or
+        // the broker does at the transaction timeout.
         await Promise.race([pending, sleep(15_000)]);
       }
       await elector.stop();

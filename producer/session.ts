@@ -36,7 +36,8 @@ export { isFencedError } from '../lib/kafka/producer-errors.js';
 /**
  * Benchmarking switch, not for production: KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID=1 writes
  * through the stream's first transactional id only, as the producer did before it had two, so
- * bench/latency.ts's reference pipeline runs as the engine issue found it.
+ * bench/latency.ts's reference pipeline runs as the engine issue found it. Both ids are still
+ * fenced: a leader that writes through one must not leave a zombie writing through the other.
  */
 const oneTransactionalId = process.env.KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID === '1';
 
@@ -97,15 +98,14 @@ export class Session {
   async run(): Promise<void> {
     const { config, kafka, logger, metrics } = this.deps;
     const signal = this.abort.signal;
-    const ids = streamIds(config).transactionalIds;
-    const writers = streamWriters(kafka, oneTransactionalId ? ids.slice(0, 1) : ids, config.transactionTimeoutMs);
+    const writers = streamWriters(kafka, streamIds(config).transactionalIds, config.transactionTimeoutMs);
     try {
       // Fences the stream's previous writers, before the state is read.
       for (const writer of writers) {
         await initTransactions(writer.producer);
         if (signal.aborted) return;
       }
-      const publisher = new Publisher(writers, {
+      const publisher = new Publisher(oneTransactionalId ? writers.slice(0, 1) : writers, {
         ctx: this.deps.ctx,
         topic: config.topic,
         stateTopic: config.stateTopic,

@@ -188,8 +188,8 @@ test('a zombie producer: the leader frozen between send and commit, replaced by 
     const frozen = zombie!;
     await waitFor('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), 120_000);
     pipeline.fault('producer frozen mid-transaction');
-    // Leading, and watching: its session has connected its transactional producer, whose
-    // initTransactions fenced the frozen leader. Resumed before that, the old leader's commit
+    // Leading, and watching: its session has run initTransactions on the stream's transactional
+    // producers, which fenced the frozen leader. Resumed before that, the old leader's commit
     // would still be valid and succeed.
     await waitFor('the standby leads and watches', async () => (await pipeline.leaders({ watching: true })).some((p) => p !== frozen));
     frozen.process.kill('SIGCONT');

@@ -1,7 +1,8 @@
 // producer/publisher.ts on a real broker: the leader's transactions take the stream's two
 // transactional producers in turn (one transaction at a time, so each partition keeps the order
-// of the changes), and a new leader that connects its own producers of the same ids fences both:
-// the old leader's next transaction fails whichever producer it is on, and nothing of it is read.
+// of the changes), and a new leader that runs initTransactions on its own producers of the same
+// ids fences both: the old leader's next transaction fails whichever producer it is on, its
+// publisher begins nothing after that failure, and nothing of it is read.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
@@ -39,14 +40,14 @@ describe("the producer's transactional ids", () => {
     const { transactionalIds } = streamIds({ stream });
     assert.equal(transactionalIds.length, 2);
 
-    /** A leader: the stream's producers, connected (fencing the previous leader's), and its publisher. */
+    /** A leader: the stream's producers, initialised (fencing the previous leader's), and its publisher. */
     const lead = async () => {
       const writers = streamWriters(kafka, transactionalIds, 60_000);
       for (const writer of writers) {
         cleanups.push(() => writer.producer.disconnect());
         await initTransactions(writer.producer);
       }
-      return new Publisher(writers, {
+      const publisher = new Publisher(writers, {
         ctx,
         topic,
         stateTopic,
@@ -60,23 +61,36 @@ describe("the producer's transactional ids", () => {
         logger,
         partitioning: new Partitioning(adminPartitionCounts(admin)),
       });
+      return { writers, publisher };
     };
 
     const first = await lead();
     // Six transactions of one change each, back to back.
     const names = Array.from({ length: 6 }, (_, i) => `wf-${i}`);
-    for (const [i, name] of names.entries()) assert.equal((await first.publish([change(name, i + 1)])).published, 1);
+    for (const [i, name] of names.entries()) assert.equal((await first.publisher.publish([change(name, i + 1)])).published, 1);
 
-    // A new leader: the old one's next two transactions, one on each producer, are refused.
+    // A new leader: the old one's next transaction is refused, and its publisher begins no other.
     const second = await lead();
-    for (const name of ['zombie-a', 'zombie-b']) {
-      const refused = await first.publish([change(name, 99)]).then(
+    const refusal = (attempt: Promise<unknown>) =>
+      attempt.then(
         () => undefined,
-        (error: unknown) => error,
+        (error: unknown) => error as Error,
       );
-      assert.ok(refused !== undefined && isFencedError(refused), `${name}: fenced, not ${String(refused)}`);
-    }
-    assert.equal((await second.publish([change('wf-6', 7)])).published, 1);
+    const fenced = await refusal(first.publisher.publish([change('zombie-a', 99)]));
+    assert.ok(fenced !== undefined && isFencedError(fenced), `zombie-a: fenced, not ${String(fenced)}`);
+    const after = await refusal(first.publisher.publish([change('zombie-b', 100)]));
+    assert.equal(after?.message, 'an earlier transaction of this publisher failed');
+    // zombie-a, the seventh transaction, went to the first producer; the second one is fenced too.
+    const other = first.writers[1]!;
+    const refusedB = await refusal(
+      (async () => {
+        const txn = await other.producer.transaction();
+        await txn.send({ topic, messages: [{ key: 'zombie-b', value: 'x', partition: 0 }] });
+        await txn.commit();
+      })(),
+    );
+    assert.ok(refusedB !== undefined && isFencedError(refusedB), `${other.transactionalId}: fenced, not ${String(refusedB)}`);
+    assert.equal((await second.publisher.publish([change('wf-6', 7)])).published, 1);
 
     const records = await readTopicToEnd<ResourceEvent>(kafka, registry, topic);
     const byName = new Map(records.map((r) => [r.value!.name, r]));

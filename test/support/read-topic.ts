@@ -10,7 +10,7 @@ export interface ReadRecord<V = unknown> {
   partition: number;
   offset: string;
   key: string | null;
-  /** Decoded through the registry, or the raw bytes when decode is false. */
+  /** Decoded through the registry; null without a registry (then see `raw`) or for a tombstone. */
   value: V | null;
   raw: Buffer | null;
   headers: Record<string, string>;
@@ -23,7 +23,9 @@ export interface ReadRecord<V = unknown> {
 /**
  * Every committed record of a topic (read_committed), each partition read to the end it had when
  * its read began: without a consumer group, so nothing waits for a join or a timeout. Once every
- * writer of the topic has stopped, this is exactly what the topic holds.
+ * writer of the topic has stopped and its transactions have ended (a killed transactional writer's
+ * commit may still be writing its markers: fence its id first, as settledRecords in producer.ts
+ * does), this is exactly what the topic holds.
  */
 export async function readTopicToEnd<V = unknown>(kafka: Kafka, registry: SchemaRegistry | undefined, topic: string): Promise<ReadRecord<V>[]> {
   const admin = kafka.admin();
