@@ -9,7 +9,7 @@ import { ArgoSimulator, bareWorkflow } from '../../stack/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
 import { LocalStack } from '../../stack/stack.js';
-import { childProducerEnv, describe, operationsOf, RawReader, recordsOf, settledRecords, spawnProducer, type ChildProducer } from '../support/producer.js';
+import { childProducerEnv, describe, operationsOf, publishBarrier, RawReader, recordsOf, settledRecords, spawnProducer, withoutBarrier, type ChildProducer } from '../support/producer.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
@@ -67,8 +67,9 @@ test('API server restarted: the watch resumes from its resourceVersion, every ch
   await retrying(() => sim.patch(ns, a, { status: { phase: 'Succeeded' } }));
   await retrying(() => sim.delete(ns, b));
   await reader.waitFor((r) => r.length >= 5, 30_000, 'every change');
+  const barrier = await publishBarrier(sim, reader, ns, uniqueName('barrier'));
   await child.kill('SIGKILL');
-  const records = await settledRecords(kafka, registry, stream, `${stream}.raw`);
+  const records = withoutBarrier(await settledRecords(kafka, registry, stream, `${stream}.raw`), barrier);
   assert.deepEqual(operationsOf(recordsOf(records, a)), ['ADDED', 'MODIFIED', 'MODIFIED']);
   assert.deepEqual(operationsOf(recordsOf(records, b)), ['ADDED', 'DELETED']);
   assert.equal(records.length, 5, `no copies, no READ:\n${describe(records)}`);
@@ -95,8 +96,9 @@ test('Kafka broker killed (-9) and restarted mid-stream: no change missing, none
   await sim.patch(ns, c, { status: { phase: 'Running' } });
   const reader = await makeReader();
   await reader.waitFor((r) => r.length >= 6, 120_000, 'every change');
+  const barrier = await publishBarrier(sim, reader, ns, uniqueName('barrier'));
   await child.kill('SIGKILL');
-  const records = await settledRecords(kafka, registry, stream, `${stream}.raw`);
+  const records = withoutBarrier(await settledRecords(kafka, registry, stream, `${stream}.raw`), barrier);
   assert.deepEqual(operationsOf(recordsOf(records, a)), ['ADDED', 'MODIFIED']);
   assert.deepEqual(operationsOf(recordsOf(records, b)), ['ADDED', 'DELETED']);
   assert.deepEqual(operationsOf(recordsOf(records, c)), ['ADDED', 'MODIFIED']);

@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ArgoSimulator, bareWorkflow } from '../../stack/argo-simulator.js';
 import { createKafka, createRegistry } from '../../lib/kafka/client.js';
 import { createLogger } from '../../lib/log.js';
-import { childProducerEnv, describe, operationsOf, RawReader, recordsOf, settledRecords, spawnProducer, type ChildProducer } from '../support/producer.js';
+import { childProducerEnv, describe, operationsOf, publishBarrier, RawReader, recordsOf, settledRecords, spawnProducer, withoutBarrier, type ChildProducer } from '../support/producer.js';
 import { testConnection, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
@@ -52,8 +52,9 @@ test('two replicas: one writer, no doubled records; the leader killed, the stand
   await sim.delete(ns, names[0]!);
   await reader.waitFor((r) => r.length >= 13, 40_000, 'the changes made after the leader died');
   const takeoverMs = Date.now() - killedAt;
+  const barrier = await publishBarrier(sim, reader, ns, uniqueName('barrier'));
   await two.kill('SIGKILL');
-  const records = await settledRecords(kafka, registry, stream, `${stream}.raw`);
+  const records = withoutBarrier(await settledRecords(kafka, registry, stream, `${stream}.raw`), barrier);
   for (const name of names.slice(1)) assert.deepEqual(operationsOf(recordsOf(records, name)), ['ADDED', 'MODIFIED', 'MODIFIED'], name);
   assert.deepEqual(operationsOf(recordsOf(records, names[0]!)), ['ADDED', 'MODIFIED', 'MODIFIED', 'DELETED']);
   assert.equal(records.length, 13, `no doubled records:\n${describe(records)}`);
@@ -93,8 +94,9 @@ test('a paused leader (SIGSTOP) is replaced, and when it wakes up it is fenced: 
   await sim.patch(ns, a, { status: { phase: 'Succeeded' } });
   await zombieReader.waitFor((r) => r.length >= 4, 20_000, 'changes after the wake-up');
   await one.waitForLog(/fenced|"msg":"not the leader"/, 20_000);
+  const barrier = await publishBarrier(sim, zombieReader, ns, uniqueName('barrier'));
   await Promise.all([one.kill('SIGKILL'), two.kill('SIGKILL')]);
-  const records = await settledRecords(kafka, registry, stream, `${stream}.raw`);
+  const records = withoutBarrier(await settledRecords(kafka, registry, stream, `${stream}.raw`), barrier);
   assert.deepEqual(operationsOf(recordsOf(records, a)), ['ADDED', 'MODIFIED', 'MODIFIED']);
   assert.deepEqual(operationsOf(recordsOf(records, b)), ['ADDED']);
   assert.equal(records.length, 4, `no doubled records:\n${describe(records)}`);

@@ -15,7 +15,7 @@ import { createLogger } from '../../lib/log.js';
 import { changeId } from '../../lib/raw-event.js';
 import type { ProducerConfig } from '../../producer/config.js';
 import { startProducer, type ProducerHandle } from '../../producer/service.js';
-import { operationsOf, RawReader, recordsOf, settledRecords } from '../support/producer.js';
+import { operationsOf, publishBarrier, RawReader, recordsOf, settledRecords, withoutBarrier } from '../support/producer.js';
 import { testConnection, testProducerConfig, uniqueName } from '../support/services.js';
 
 const connection = testConnection();
@@ -147,8 +147,9 @@ test('restarted with another selection: relist; objects that left it are DELETED
   await first.stop();
   const second = await start({ ...config, namePrefix: 'keep-', instanceId: `${config.instanceId}-2` });
   await second.reader.waitFor((r) => r.length >= 3, 15_000, 'the inferred deletion');
+  const barrier = await publishBarrier(sim, second.reader, ns, uniqueName('keep-barrier'));
   await second.stop();
-  const records = await settledRecords(kafka, registry, config.stream, config.topic);
+  const records = withoutBarrier(await settledRecords(kafka, registry, config.stream, config.topic), barrier);
   assert.deepEqual(operationsOf(recordsOf(records, keep)), ['ADDED'], 'unchanged: not re-published');
   assert.deepEqual(operationsOf(recordsOf(records, leave)), ['ADDED', 'DELETED*']);
   assert.equal(records.length, 3);

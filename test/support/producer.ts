@@ -11,6 +11,7 @@ import { initTransactions } from '../../lib/kafka/fencing.js';
 import { streamIds } from '../../producer/config.js';
 import { streamWriters } from '../../producer/publisher.js';
 import { readTopicToEnd } from './read-topic.js';
+import { bareWorkflow, type ArgoSimulator } from '../../stack/argo-simulator.js';
 
 export interface RawRecord {
   key: string;
@@ -40,6 +41,22 @@ export async function settledRecords(kafka: Kafka, registry: SchemaRegistry, str
     .filter((r) => r.value !== null)
     .map((r) => ({ key: r.key ?? '', partition: r.partition, offset: r.offset, headers: r.headers, value: r.value! }));
 }
+
+/**
+ * A barrier behind a test's changes: one more workflow, `name`, created in `namespace`, and its
+ * record awaited. The watch delivers events in order and the producer publishes them in order, so
+ * once it is read, every change made before it has been published (or left out) for good: what a
+ * test then counts, less the barrier (`withoutBarrier`), is final up to that point. Waiting a while
+ * instead would only hope so.
+ */
+export async function publishBarrier(sim: ArgoSimulator, reader: RawReader, namespace: string, name: string, timeoutMs = 30_000): Promise<string> {
+  await sim.create(bareWorkflow(namespace, name));
+  await reader.waitFor((records) => records.some((r) => r.value.name === name), timeoutMs, `the barrier ${name}`);
+  return name;
+}
+
+/** `records` less the barrier's. */
+export const withoutBarrier = (records: RawRecord[], barrier: string): RawRecord[] => records.filter((r) => r.value.name !== barrier);
 
 /** Records of one object name, in topic order. */
 export const recordsOf = (records: RawRecord[], name: string): RawRecord[] => records.filter((r) => r.value.name === name);
