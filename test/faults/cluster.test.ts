@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../lib/kafka/client.js';
 import { busiestLeader, coordinatorOf, nodeName, waitInSync } from './support/cluster.js';
-import { processorKinds, sleep, type Pipeline, type ProcessorKind, type ProducerChild } from './support/pipeline.js';
+import { processorKinds, type Pipeline, type ProcessorKind, type ProducerChild } from './support/pipeline.js';
 import { randomDelay, runScenario } from './support/scenario.js';
 import { faultsStackDir, useFaultsStack, type FaultsStack } from './support/stack.js';
 import { totalLine, type ScenarioResult } from './support/verify.js';
@@ -16,6 +16,7 @@ import { runCli } from '../support/cli.js';
 import { uniqueName } from '../support/services.js';
 import { ProcessorChild } from '../support/kit-helpers.js';
 import { createTopicsPatiently } from '../../lib/topics.js';
+import { waitFor } from '../support/wait.js';
 
 let env: FaultsStack;
 const results: ScenarioResult[] = [];
@@ -31,15 +32,6 @@ const stream = { workflows: 36, concurrency: 12, stepDelayMs: [150, 600] as [num
 
 /** What a fenced transactional producer logs when its late commit is refused. */
 const fencedError = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFenced|fenced|old epoch/i;
-
-/** Polls until the condition holds; on time-out, the error carries `detail()` (e.g. a child's last log lines). */
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000, detail?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${detail ? `\n${detail()}` : ''}`);
-    await sleep(200);
-  }
-}
 
 /** Members of a processor's consumer group, as the group coordinator sees them. */
 async function groupMembers(pipeline: Pipeline, groupId: string): Promise<number> {
@@ -119,7 +111,7 @@ test('a broker stalled (SIGSTOP) for longer than the session timeouts, then resu
       assert.equal(resumed.code, 0, resumed.stderr);
     }
     // The node re-registers with the controllers before it counts as ready again.
-    await waitFor('`kubetrail stack status` says every node is ready again', async () => (await stackCli('status')).code === 0);
+    await waitFor('`kubetrail stack status` says every node is ready again', async () => (await stackCli('status')).code === 0, { pollMs: 200 });
   });
   results.push(result);
 });
@@ -156,17 +148,17 @@ test('zombie processors: an instance of each frozen just before a commit, replac
       zombies.push({ kind, child });
     }
     for (const { kind, child } of zombies) {
-      await waitFor(`${kind} zombie froze`, () => child.stderr.includes('fault point: stopping this process'));
+      await waitFor(`${kind} zombie froze`, () => child.stderr.includes('fault point: stopping this process'), { pollMs: 200 });
       pipeline.fault('processor frozen mid-transaction');
       const frozen = logLines(child.stderr).find((l) => String(l.msg).startsWith('fault point'))!;
       // The group goes on without it, and a live instance opens the zombie's partition: its
       // transactional id is fenced. Resumed before that, the zombie's commit would still be
       // valid (nothing had fenced it yet) and would succeed, which is no zombie.
       const live = pipeline.instances(kind).filter((c) => c !== child);
-      await waitFor(`${kind} group rebalanced without the zombie`, async () => (await groupMembers(pipeline, pipeline.groups[kind])) === 2);
-      await waitFor(`${kind}: partition ${String(frozen.partition)} opened by a live instance`, () => openedSince(live, Number(frozen.partition), Number(frozen.time)));
+      await waitFor(`${kind} group rebalanced without the zombie`, async () => (await groupMembers(pipeline, pipeline.groups[kind])) === 2, { pollMs: 200 });
+      await waitFor(`${kind}: partition ${String(frozen.partition)} opened by a live instance`, () => openedSince(live, Number(frozen.partition), Number(frozen.time)), { pollMs: 200 });
       child.process.kill('SIGCONT');
-      await waitFor(`${kind} zombie's commit refused`, () => fencedError.test(child.stderr), 60_000, () => `its log since it froze:\n${child.stderr.slice(child.stderr.indexOf('fault point')).slice(-6000)}`);
+      await waitFor(`${kind} zombie's commit refused`, () => fencedError.test(child.stderr), { timeoutMs: 60_000, detail: () => `its log since it froze:\n${child.stderr.slice(child.stderr.indexOf('fault point')).slice(-6000)}`, pollMs: 200 });
     }
   });
   results.push(result);
@@ -186,14 +178,14 @@ test('a zombie producer: the leader frozen between send and commit, replaced by 
   };
   const { result } = await runScenario(env, 'zombie-producer', { ...stream, start }, async ({ pipeline }) => {
     const frozen = zombie!;
-    await waitFor('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), 120_000);
+    await waitFor('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), { timeoutMs: 120_000, pollMs: 200 });
     pipeline.fault('producer frozen mid-transaction');
     // Leading, and watching: its session has run initTransactions on the stream's transactional
     // producers, which fenced the frozen leader. Resumed before that, the old leader's commit
     // would still be valid and succeed.
-    await waitFor('the standby leads and watches', async () => (await pipeline.leaders({ watching: true })).some((p) => p !== frozen));
+    await waitFor('the standby leads and watches', async () => (await pipeline.leaders({ watching: true })).some((p) => p !== frozen), { pollMs: 200 });
     frozen.process.kill('SIGCONT');
-    await waitFor("the zombie's commit refused", () => frozen.output.some((l) => fencedError.test(l)), 60_000);
+    await waitFor("the zombie's commit refused", () => frozen.output.some((l) => fencedError.test(l)), { timeoutMs: 60_000, pollMs: 200 });
   });
   results.push(result);
   process.stdout.write(`[faults] zombie-producer: late commit refused: ${(zombie!.output.find((l) => fencedError.test(l)) ?? '').slice(0, 240)}\n`);

@@ -24,19 +24,10 @@ import { loadAllWorkflows } from '../fixtures/workflows.js';
 import { badInputCorpus, eventOf, phaseOf, type Case } from '../support/bad-input-corpus.js';
 import { RawWriter, createTopic, quietLogger, readTopicToEnd, kafkaTestbed, type ReadRecord } from '../support/kit-helpers.js';
 import { testConnection, uniqueName } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
 
 const connection = testConnection();
 const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000) {
-  const began = Date.now();
-  while (!condition()) {
-    if (Date.now() - began > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('bad records on the raw topic', () => {
   it('dead-letters every bad record with its reason, processes every good one around them, and keeps running', { timeout: 240_000 }, async () => {
@@ -77,7 +68,7 @@ describe('bad records on the raw topic', () => {
       cleanups.push(() => handle.stop());
       handles.push({ name: definition.name, handle, dlq: `${groupId}.dlq`, output: Object.values(output)[0]! });
     }
-    for (const { name, handle } of handles) await waitFor(`${name} to read every record`, () => handle.stats().recordsIn >= cases.length, 120_000);
+    for (const { name, handle } of handles) await waitFor(`${name} to read every record`, () => handle.stats().recordsIn >= cases.length, { timeoutMs: 120_000 });
 
     // Good records after the bad ones still go through: the processors did not stop.
     const after1 = eventOf(succeeded, 'after-the-bad-ones');

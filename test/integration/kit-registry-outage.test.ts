@@ -14,6 +14,7 @@ import { RawWriter, createTopic, event, quietLogger, readTopicToEnd, testKafka, 
 import { counterProcessor, type Counted } from '../support/kit-processors.js';
 import { resourceEventSchema } from '../../lib/raw-event.js';
 import { runProcessor, type ProcessorHandle } from '../../lib/kit/runner.js';
+import { waitFor } from '../support/wait.js';
 
 const connection = testConnection();
 let kafka: Kafka;
@@ -64,14 +65,6 @@ after(async () => {
   proxy.closeAllConnections();
   await new Promise((resolve) => proxy.close(resolve));
 });
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
-  const began = Date.now();
-  while (!condition()) {
-    if (Date.now() - began > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * An input topic with its writer, a newer writer schema (one more string field, readable as a
@@ -140,7 +133,7 @@ describe('Schema Registry outage', () => {
       ...(await Promise.all(Array.from({ length: 5 }, (_, i) => registry.encode(v3Id, { ...event(5 + i, 'wf'), note: 'v3' })))),
     ];
     await writer.writeRaw(records.map((value) => ({ key: 'wf', value })));
-    await waitFor('10 records', () => handle.stats().recordsIn >= 10, 30_000);
+    await waitFor('10 records', () => handle.stats().recordsIn >= 10, { timeoutMs: 30_000 });
     await handle.stop();
     assert.ok(notFoundAnswers >= 2, `the proxy answered 404 (${notFoundAnswers} times)`);
     assert.deepEqual(handle.stats().deadLetters, {}, 'nothing dead-lettered');

@@ -11,6 +11,7 @@ import { runProcessor, type ProcessorHandle, type RunProcessorOptions } from '..
 import type { ProcessorDefinition } from '../../lib/kit/processor.js';
 import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
 import { TopicError } from '../../lib/topics.js';
+import { waitFor } from '../support/wait.js';
 
 const connection = testConnection();
 const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
@@ -48,14 +49,6 @@ function counterOptions(n: Names, extra: Partial<RunProcessorOptions> = {}): Run
     sessionTimeoutMs: 6_000,
     ...extra,
   };
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
-  const began = Date.now();
-  while (!condition()) {
-    if (Date.now() - began > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Counts per entity must be exactly 1..n, in order: no record lost, none repeated, state kept. */

@@ -16,17 +16,10 @@ import { DLQ_HEADERS } from '../../lib/kit/dead-letter.js';
 import { createNotify } from '../../sinks/notify/notify.js';
 import type { ResourceEvent } from '../../lib/raw-event.js';
 import type { WorkflowSummary } from '../../schemas/generated/workflow-summary.js';
+import { waitFor } from '../support/wait.js';
 
 const connection = testConnection();
 const { kafka, admin, registry, cleanups } = kafkaTestbed(connection);
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const began = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - began > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** True once the group's committed offset of every partition is the partition's end. */
 async function committedToEnd(admin: Admin, groupId: string, topic: string): Promise<boolean> {
@@ -185,7 +178,7 @@ describe('notify sink', () => {
     const receivedBeforeKill = receiver.receipts.length;
     assert.ok(unique() < events.length, 'killed mid-run');
     const second = run();
-    await waitFor('the restarted sink committed every record', () => committedToEnd(admin, group, topic), 90_000);
+    await waitFor('the restarted sink committed every record', () => committedToEnd(admin, group, topic), { timeoutMs: 90_000 });
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0, second.output().slice(-2000));
 
