@@ -6,8 +6,9 @@
 //
 // The group only decides who SHOULD write. What makes a second writer harmless is the fixed
 // transactional ids of the stream: a new leader's initTransactions on each (producer/session.ts,
-// before it reads the state) bumps the producer epoch and aborts whatever the old one had open, so a paused or partitioned ex-leader
-// (a "zombie") fails with a fencing error on its next write and steps down. Kafka is the system
+// before it reads the state) bumps the producer epoch and aborts whatever the old one had open,
+// so a paused or partitioned ex-leader (a "zombie") fails with a fencing error on its next write
+// and steps down. Kafka is the system
 // that must not be double-written, so the fence has to live in Kafka; a Kubernetes Lease would
 // be a second, weaker lock (and the API server here serves no coordination.k8s.io at all).
 //

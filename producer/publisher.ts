@@ -142,8 +142,8 @@ export interface PublishResult {
 export class Publisher {
   /** Transactions run one after the other, whichever producer takes them: records keep their order. */
   private readonly queue = new SerialQueue();
-  /** How many transactions were begun: the next one goes to writers[began % writers.length]. */
-  private began = 0;
+  /** Transactions begun so far: the next one goes to writers[turns % writers.length]. */
+  private turns = 0;
   /**
    * The first failed transaction. kafkajs leaves its producer mid-commit or mid-abort for good,
    * and the other producer's next transaction would not see that, so nothing is begun after it:
@@ -170,8 +170,11 @@ export class Publisher {
   private async transaction(calls: ProduceCall[]): Promise<void> {
     if (this.failure !== undefined) throw new Error('an earlier transaction of this publisher failed', { cause: this.failure });
     const began = process.hrtime.bigint();
-    const writer = this.writers[this.began++ % this.writers.length]!;
-    const txn = await writer.producer.transaction();
+    const writer = this.writers[this.turns++ % this.writers.length]!;
+    const txn = await writer.producer.transaction().catch((error: unknown) => {
+      this.failure = error;
+      throw error;
+    });
     try {
       // One kafkajs send per partition, checked; the partitions added in one request (lib/kafka/partitioning.ts).
       await sendPartitioned(calls, this.options.partitioning, (part, compression) => txn.send({ topic: part.topic, messages: part.messages, compression }), writer.transactionalId);
