@@ -10,6 +10,7 @@ import { DLQ_HEADERS, readDeadLetterHeaders } from './kit/dead-letter.js';
 import { ensureTopics, redriveLogSpec, redriveLogTopicName } from './topics.js';
 import { planScan, scanTopic } from './kafka/topic-scan.js';
 import { initTransactions } from './kafka/fencing.js';
+import { isFencedError } from './kafka/producer-errors.js';
 
 /** The header a re-driven record carries: `<dead-letter topic>/<partition>/<offset>` of its letter. */
 export const REDRIVEN_FROM_HEADER = 'kubetrail-redriven-from';
@@ -101,14 +102,31 @@ export interface RedriveOptions {
   /** Letters per transaction (default 100). */
   batchSize?: number;
   signal?: AbortSignal;
-  /** Called once the log is read (how many of the letters are still to send) and after each transaction. */
-  onProgress?: (progress: { sent: number; toSend: number; alreadyRedriven: number }) => void;
+  /** Called once the log is read (how many of the letters are still to send) and after each transaction; awaited. */
+  onProgress?: (progress: { sent: number; toSend: number; alreadyRedriven: number }) => void | Promise<void>;
 }
 
 export interface RedriveResult {
   sent: number;
   alreadyRedriven: number;
   interrupted: boolean;
+}
+
+/** Another redrive of the same dead-letter topic started: it fenced this one, which stops. */
+export class RedriveFencedError extends Error {
+  override name = 'RedriveFencedError';
+  constructor(
+    readonly deadLetterTopic: string,
+    /** Letters this redrive sent in transactions that committed before it was fenced. */
+    readonly sent: number,
+    cause: unknown,
+  ) {
+    super(
+      `another redrive of ${deadLetterTopic} started and took over: this one stopped after re-driving ${sent} letter${sent === 1 ? '' : 's'}, ` +
+        'and nothing of its unfinished transaction counts; the other sends the rest (run redrive again afterwards to check)',
+      { cause },
+    );
+  }
 }
 
 export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<RedriveResult> {
@@ -130,7 +148,7 @@ export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<Re
     const pending = options.letters.filter((l) => !done.has(letterId(l.partition, l.offset))).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
     const alreadyRedriven = options.letters.length - pending.length;
     let sent = 0;
-    options.onProgress?.({ sent, toSend: pending.length, alreadyRedriven });
+    await options.onProgress?.({ sent, toSend: pending.length, alreadyRedriven });
     const size = options.batchSize ?? 100;
     for (let i = 0; i < pending.length; i += size) {
       if (options.signal?.aborted) return { sent, alreadyRedriven, interrupted: true };
@@ -146,10 +164,11 @@ export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<Re
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => undefined);
+        if (isFencedError(error)) throw new RedriveFencedError(deadLetterTopic, sent, error);
         throw error;
       }
       sent += batch.length;
-      options.onProgress?.({ sent, toSend: pending.length, alreadyRedriven });
+      await options.onProgress?.({ sent, toSend: pending.length, alreadyRedriven });
     }
     return { sent, alreadyRedriven, interrupted: false };
   } finally {

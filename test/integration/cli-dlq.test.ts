@@ -3,7 +3,8 @@
 // (valid raw events dead-lettered as process-error, written as the runner writes them) are counted
 // by reason and shown whole; a redrive by time, then by reason, then a rerun send each letter back
 // exactly once, and the processor turns each into exactly one summary. A redrive that died inside
-// its transaction leaves nothing behind: the next one fences it and sends its letter once.
+// its transaction leaves nothing behind: the next one fences it and sends its letter once. Of two
+// live redrives, the one that started last fences the other, which stops with a clear error.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { testConnection, uniqueName } from '../support/services.js';
@@ -14,7 +15,7 @@ import { loadProcessor } from '../../lib/kit/discovery.js';
 import { runProcessor, type ProcessorHandle } from '../../lib/kit/runner.js';
 import { processorTopics, producerTopicSettings } from '../../lib/catalog.js';
 import { DLQ_HEADERS, deadLetterMessage } from '../../lib/kit/dead-letter.js';
-import { letterId, readDeadLetters, redrive, REDRIVEN_FROM_HEADER } from '../../lib/dead-letters.js';
+import { letterId, readDeadLetters, redrive, RedriveFencedError, REDRIVEN_FROM_HEADER } from '../../lib/dead-letters.js';
 import { redriveLogTopicName } from '../../lib/topics.js';
 
 const connection = testConnection();
@@ -138,5 +139,32 @@ describe('kubetrail dlq', () => {
     assert.deepEqual(input.filter((r) => r.key === 'bad-1').map((r) => r.headers[REDRIVEN_FROM_HEADER] ?? 'original'), ['original', `${topics.deadLetter}/0/0`]);
     const rerun = await redrive(kafka, { deadLetterTopic: topics.deadLetter, target: topics.input, letters });
     assert.deepEqual(rerun, { sent: 0, alreadyRedriven: 1, interrupted: false });
+  });
+
+  it('two live redrives of one topic: the one that started last fences the first, and each letter is sent once', async () => {
+    // bad-2, the processor's own letter not re-driven yet (bad-1's has been, and came back as a new letter).
+    const key = 'bad-2';
+    const letters = (await readDeadLetters(kafka, topics.deadLetter, { reasons: ['invalid-wire-format'] })).filter((l) => l.message.key?.toString() === key);
+    assert.equal(letters.length, 1);
+    let second: Awaited<ReturnType<typeof redrive>> | undefined;
+    // The first has read the redrive log (nothing of this letter in it) and is about to send; the
+    // second starts, reads the same log, sends the letter and commits; then the first goes on.
+    const first = redrive(kafka, {
+      deadLetterTopic: topics.deadLetter,
+      target: topics.input,
+      letters,
+      onProgress: async ({ sent, toSend }) => {
+        if (sent === 0 && toSend === 1) second = await redrive(kafka, { deadLetterTopic: topics.deadLetter, target: topics.input, letters });
+      },
+    });
+    await assert.rejects(first, (error: unknown) => {
+      assert.ok(error instanceof RedriveFencedError, String(error));
+      assert.equal(error.sent, 0);
+      assert.match(error.message, /another redrive of .* took over: this one stopped after re-driving 0 letters/);
+      return true;
+    });
+    assert.deepEqual(second, { sent: 1, alreadyRedriven: 0, interrupted: false });
+    const input = await readTopicToEnd(kafka, undefined, topics.input);
+    assert.deepEqual(input.filter((r) => r.key === key).map((r) => r.headers[REDRIVEN_FROM_HEADER] ?? 'original'), ['original', `${topics.deadLetter}/0/${letters[0]!.offset}`]);
   });
 });
