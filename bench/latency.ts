@@ -41,6 +41,7 @@ import { sleep } from './lib/context.js';
 import { round, summarize } from './lib/stats.js';
 import { rng, type TemplateSet } from './lib/workload.js';
 import { createWorkflows, deleteAll, simulator, withRetry } from './lib/workflows.js';
+import { gcBesideSlowest, gcText, type GcBesideSlowest, type GcPause } from './lib/gc-pauses.js';
 
 /** Transactions a child made over a run, and its requests that met CONCURRENT_TRANSACTIONS. */
 export interface TxnCounts {
@@ -86,6 +87,12 @@ export interface RateResult {
   slowest: Array<[number, number, number, number]>;
   /** The API server's response time to the write. */
   writeMs: ReturnType<typeof summarize>;
+  /**
+   * The changes at or above the run's p99 (the pipeline's part), set beside the garbage collector's
+   * pauses (2 ms or more) of the pipeline's producer and processor and of the reading subscriber:
+   * how many overlapped one of each (and the longest such pause), how many overlapped none.
+   */
+  gcBesideSlowest: GcBesideSlowest;
   /** Event-loop delay of the bench process (the writer) over the run, ms. */
   benchLoopDelayMs: { p50: number; p99: number; max: number };
   /** Over the run (from before its first write to after its last summary). */
@@ -116,6 +123,13 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
+/** Keeps the garbage-collector pauses a child reports (gcPauses on its status lines, bench/lib/gc-pauses.ts). */
+function collectGcPauses(child: BenchChild, into: GcPause[]): void {
+  child.onEvent((e) => {
+    if (Array.isArray(e.gcPauses)) into.push(...(e.gcPauses as GcPause[]));
+  });
+}
+
 interface Pipeline {
   retry: RetryVariant;
   tag: string;
@@ -131,6 +145,10 @@ interface Pipeline {
   rawReadAt: Map<string, number>;
   /** [pipeline, before produce, produce → raw readable, raw readable → summary readable] ms of each change. */
   split: Array<[number, number, number, number]>;
+  /** [producer saw it, summary read] (ms since the epoch) of each change, in the order of `pipeline`. */
+  windows: Array<[number, number]>;
+  /** Garbage-collector pauses its children reported during the run. */
+  gcPauses: { producer: GcPause[]; processor: GcPause[] };
   seenKeys: Set<string>;
   names: string[];
   cursor: number;
@@ -203,10 +221,11 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       },
       { label: `${tag}.producer`, env },
     );
-    return { retry, tag, namespace: `bench-${ctx.runId}-${tag}`, producer, summaryTopic: ctx.topic(`${tag}.summary`), rawTopic: ctx.topic(`${tag}.raw`), rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], seenKeys: new Set(), names: [], cursor: 0 };
+    return { retry, tag, namespace: `bench-${ctx.runId}-${tag}`, producer, summaryTopic: ctx.topic(`${tag}.summary`), rawTopic: ctx.topic(`${tag}.raw`), rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
   });
   const [main, reference] = pipelines as [Pipeline, Pipeline];
   let subscriber: BenchChild | undefined;
+  const subscriberPauses: GcPause[] = [];
   try {
     await Promise.all(pipelines.map((p) => p.producer.wait('ready', 120_000)));
     for (const p of pipelines) {
@@ -217,7 +236,12 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       );
     }
     await Promise.all(pipelines.map((p) => p.processor!.wait('ready', 120_000)));
+    for (const p of pipelines) {
+      collectGcPauses(p.producer, p.gcPauses.producer);
+      collectGcPauses(p.processor!, p.gcPauses.processor);
+    }
     const sub = ctx.spawnChild('subscriber', { topics: pipelines.map((p) => p.summaryTopic), rawTopics: pipelines.map((p) => p.rawTopic), groupId: `bench.${ctx.runId}.lat.sub` }, { label: 'lat.subscriber' });
+    collectGcPauses(sub, subscriberPauses);
     subscriber = sub;
     sub.onEvent((e) => {
       if (e.event === 'raw') {
@@ -245,6 +269,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         p.rawReadAt.delete(`${key}|${timestamp}`);
         if (Number.isFinite(observedAt)) {
           p.pipeline.push(at - observedAt);
+          p.windows.push([observedAt, at]);
           p.split.push([at - observedAt, timestamp - observedAt, rawAt === undefined ? NaN : rawAt - timestamp, rawAt === undefined ? NaN : at - rawAt]);
         }
       }
@@ -270,6 +295,10 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       p.latencies.length = 0;
       p.pipeline.length = 0;
       p.split.length = 0;
+      p.windows.length = 0;
+      p.gcPauses.producer.length = 0;
+      p.gcPauses.processor.length = 0;
+      subscriberPauses.length = 0;
       p.pending.clear();
       p.rawReadAt.clear();
       const before = await snapshot(p);
@@ -344,6 +373,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         rawReadableMs: summarize(p.split.map((x) => x[2]).filter(Number.isFinite)),
         processorMs: summarize(p.split.map((x) => x[3]).filter(Number.isFinite)),
         slowest: [...p.split].sort((a, b) => b[0] - a[0]).slice(0, 5),
+        gcBesideSlowest: gcBesideSlowest(p.pipeline, p.windows, pipe.p99, { producer: p.gcPauses.producer, processor: p.gcPauses.processor, subscriber: subscriberPauses }),
         writeMs: summarize(writeTimes),
         benchLoopDelayMs: { p50: round(loop.percentile(50) / 1e6, 1), p99: round(loop.percentile(99) / 1e6, 1), max: round(loop.max / 1e6, 1) },
         producerTxns: minus(after.producer, before.producer, Date.now() - began),
@@ -354,7 +384,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       ctx.log(
         `latency [${p.retry}]: ${rate}/s target → ${result.writtenPerSec}/s written (${skipped} not sent on time), ${p.latencies.length}/${written} summaries; ` +
           `producer→summary p50 ${pipe.p50} ms, p99 ${pipe.p99} ms (×${result.pipelineP99OverP50}); end to end p50 ${lat.p50} ms, p99 ${lat.p99} ms (write p50 ${result.writeMs.p50} ms); ` +
-          `split at the produce request: before p50 ${result.beforeProduceMs.p50} / p99 ${result.beforeProduceMs.p99} ms, after p50 ${result.afterProduceMs.p50} / p99 ${result.afterProduceMs.p99} ms (raw readable p50 ${result.rawReadableMs.p50} / p99 ${result.rawReadableMs.p99}, then summary p50 ${result.processorMs.p50} / p99 ${result.processorMs.p99}); slowest ${result.slowest.map((x) => x.join('/')).join(' ')}; bench event loop delay p99 ${result.benchLoopDelayMs.p99} ms, max ${result.benchLoopDelayMs.max} ms; ` +
+          `split at the produce request: before p50 ${result.beforeProduceMs.p50} / p99 ${result.beforeProduceMs.p99} ms, after p50 ${result.afterProduceMs.p50} / p99 ${result.afterProduceMs.p99} ms (raw readable p50 ${result.rawReadableMs.p50} / p99 ${result.rawReadableMs.p99}, then summary p50 ${result.processorMs.p50} / p99 ${result.processorMs.p99}); slowest ${result.slowest.map((x) => x.join('/')).join(' ')}; ${gcText(result.gcBesideSlowest)}; bench event loop delay p99 ${result.benchLoopDelayMs.p99} ms, max ${result.benchLoopDelayMs.max} ms; ` +
           `CONCURRENT_TRANSACTIONS: producer ${result.producerTxns.concurrentTransactions} in ${result.producerTxns.transactions} transactions (mean ${result.producerTxns.meanTxnMs} ms, busy ${result.producerTxns.busyShare}), ` +
           `processor ${result.processorTxns.concurrentTransactions} in ${result.processorTxns.transactions} (mean ${result.processorTxns.meanTxnMs} ms, busy ${result.processorTxns.busyShare})` +
           `${result.keepsUp ? '' : ' — does not keep up'}`,

@@ -7,12 +7,14 @@
 //   {"event":"stopped", ...}         after SIGTERM, with the final stats
 // Each progress, done and stopped line has concurrentTransactions: {requests, retries}, the
 // process's kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts);
-// progress lines also txnSeconds: {sum, count} of kubetrail_processor_batch_duration_seconds.
+// progress lines also txnSeconds: {sum, count} of kubetrail_processor_batch_duration_seconds, and
+// gcPauses: the garbage collector's pauses of 2 ms or more since the last line (bench/lib/gc-pauses.ts).
 import { pino } from 'pino';
 import { connectionSchema } from '../../lib/config.js';
 import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';
 import { loadProcessor } from '../../lib/kit/discovery.js';
 import { concurrentTransactionStats } from '../../lib/kafka/concurrent-transactions.js';
+import { watchGcPauses } from '../lib/gc-pauses.js';
 
 interface Spec {
   processor: string;
@@ -79,6 +81,7 @@ const batchSeconds = async () => {
   const of = (suffix: string) => values.filter((v) => (v as { metricName?: string }).metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);
   return { sum: of('_sum'), count: of('_count') };
 };
+const gcPauses = watchGcPauses();
 let lastProgress = 0;
 const poll = setInterval(() => {
   const now = Date.now();
@@ -93,7 +96,8 @@ const poll = setInterval(() => {
   if (now - lastProgress >= 1000) {
     lastProgress = now;
     const ct = concurrentTransactionStats();
-    void batchSeconds().then((txnSeconds) => say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits, concurrentTransactions: ct, txnSeconds }));
+    const pauses = gcPauses.take();
+    void batchSeconds().then((txnSeconds) => say({ event: 'progress', recordsIn: stats.recordsIn, recordsOut: stats.recordsOut, commits: stats.commits, concurrentTransactions: ct, txnSeconds, gcPauses: pauses }));
   }
   if (!doneSent && spec.expect !== undefined && stats.recordsIn >= spec.expect) {
     doneSent = true;

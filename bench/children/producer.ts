@@ -6,7 +6,8 @@
 //   {"event":"stopped", ...}   after SIGTERM
 // Each status and the stopped line has concurrentTransactions: {requests, retries}, the process's
 // kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts); status
-// lines also txnSeconds: {sum, count} of kubetrail_producer_publish_duration_seconds.
+// lines also txnSeconds: {sum, count} of kubetrail_producer_publish_duration_seconds, and
+// gcPauses: the garbage collector's pauses of 2 ms or more since the last line (bench/lib/gc-pauses.ts).
 // Run with --expose-gc to have heapAfterGc in each status (a full GC every status: only for the
 // memory measurement, where it is asked for).
 import { pino } from 'pino';
@@ -14,6 +15,7 @@ import { loadProducerConfig } from '../../producer/config.js';
 import { startProducer, type ProducerHandle } from '../../producer/service.js';
 import { createProducerMetrics } from '../../producer/metrics.js';
 import { concurrentTransactionStats } from '../../lib/kafka/concurrent-transactions.js';
+import { watchGcPauses } from '../lib/gc-pauses.js';
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Record<string, unknown> & { gcEveryStatus?: boolean };
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`);
@@ -41,6 +43,7 @@ const histogramTotals = async (metric: { get(): Promise<{ values: Array<{ value:
   return { sum: of('_sum'), count: of('_count') };
 };
 const gc = (globalThis as { gc?: () => void }).gc;
+const gcPauses = watchGcPauses();
 let peakRss = 0;
 let peakHeap = 0;
 let handle: ProducerHandle | undefined;
@@ -72,6 +75,7 @@ const timer = setInterval(async () => {
     peakHeap,
     watching: handle?.status().watching ?? false,
     concurrentTransactions: concurrentTransactionStats(),
+    gcPauses: gcPauses.take(),
     /** Monotonic µs, the clock of V8's CPU profiles. */
     hrUs: Number(process.hrtime.bigint() / 1000n),
   });

@@ -151,6 +151,19 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         ),
       );
       out.push(`\nHighest rate that keeps up: ${lat.highestKeepingUp ? `${fmt(lat.highestKeepingUp.targetPerSec)} changes/s` : 'none of the steps'}.`);
+      const gcRuns = [...lat.steps, ...(lat.references ?? [])].filter((x: Any) => x.gcBesideSlowest && x.seconds > stepSeconds + 1 && x !== lat.steady);
+      if (gcRuns.length > 0) {
+        out.push(
+          '\nThe slowest changes beside the garbage collector (the changes at or above each run\'s p99 of the pipeline\'s part, and the pauses of 2 ms or more that each child\'s main thread reported, perf_hooks \'gc\' entries, bench/lib/gc-pauses.ts): how many of them were in flight during a pause of the pipeline\'s producer, its processor and the subscriber that reads the summaries (longest such pause), and during none; one change can overlap pauses of several. The rest of a slow change\'s time is the machine: 2 cores shared with the API server, etcd and Kafka.\n',
+        );
+        const cell = (g: Any, name: string) => `${fmt(g[name].changes)}${g[name].changes > 0 ? ` (${fmt(g[name].longestMs, 1)} ms)` : ''} · ${fmt(g.pauses[name].count)}`;
+        out.push(
+          table(
+            ['run', 'retry', 'rate/s', 'changes ≥ p99', 'producer: during a pause (longest) · pauses in the run', 'processor', 'subscriber', 'during none'],
+            gcRuns.map((x: Any) => [`${fmt(x.seconds, 0)} s`, x.retry === 'kafkajs-stock' ? 'kafkajs stock' : 'kubetrail', fmt(x.targetPerSec), fmt(x.gcBesideSlowest.changes), cell(x.gcBesideSlowest, 'producer'), cell(x.gcBesideSlowest, 'processor'), cell(x.gcBesideSlowest, 'subscriber'), fmt(x.gcBesideSlowest.none)]),
+          ),
+        );
+      }
       if (lat.targets?.length) {
         out.push('\nTargets (the pipeline\'s part, kubetrail\'s pipeline, medians of the repeats; the reference is the same rate with kafkajs\' stock retry and one producer transactional id, interleaved in the same run):\n');
         out.push(

@@ -1,0 +1,90 @@
+// The garbage collector's pauses in a benchmark child (perf_hooks 'gc' entries: the main thread
+// held), reported on its status lines so the latency benchmark can set them beside its slowest
+// changes: was a change held up while the producer, the processor or the reading subscriber
+// collected garbage?
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+
+/** [start in ms since the epoch, duration ms, kind]. */
+export type GcPause = [number, number, GcKind];
+export type GcKind = 'minor' | 'major' | 'incremental' | 'weak';
+
+const kinds = new Map<number, GcKind>([
+  [constants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+  [constants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weak'],
+]);
+
+/** Starts watching; take() returns the pauses of at least `minMs` since the last take(). */
+export function watchGcPauses(minMs = 2): { take(): GcPause[] } {
+  let pending: GcPause[] = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration < minMs) continue;
+      const kind = kinds.get((entry as { detail?: { kind?: number } }).detail?.kind ?? 0) ?? 'major';
+      pending.push([Math.round(performance.timeOrigin + entry.startTime), Math.round(entry.duration * 10) / 10, kind]);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return {
+    take() {
+      const taken = pending;
+      pending = [];
+      return taken;
+    },
+  };
+}
+
+/** How many of the windows [from, to] (ms since the epoch) overlap one of the pauses, and the longest such pause. */
+export function overlapping(windows: ReadonlyArray<readonly [number, number]>, pauses: readonly GcPause[]): { changes: number; longestMs: number } {
+  let changes = 0;
+  let longestMs = 0;
+  for (const [from, to] of windows) {
+    let hit = false;
+    for (const [start, ms] of pauses) {
+      if (start < to && start + ms > from) {
+        hit = true;
+        longestMs = Math.max(longestMs, ms);
+      }
+    }
+    if (hit) changes++;
+  }
+  return { changes, longestMs };
+}
+
+export interface GcBesideSlowest {
+  changes: number;
+  producer: { changes: number; longestMs: number };
+  processor: { changes: number; longestMs: number };
+  subscriber: { changes: number; longestMs: number };
+  none: number;
+  /** Pauses of 2 ms or more in the run: count and longest, per process. */
+  pauses: Record<'producer' | 'processor' | 'subscriber', { count: number; longestMs: number }>;
+}
+
+/** The changes at or above p99 (`pipeline[i]` ms, `windows[i]` when), beside each process's GC pauses. */
+export function gcBesideSlowest(
+  pipeline: readonly number[],
+  windows: ReadonlyArray<readonly [number, number]>,
+  p99: number,
+  pauses: Record<'producer' | 'processor' | 'subscriber', readonly GcPause[]>,
+): GcBesideSlowest {
+  const slowest = windows.filter((_, i) => (pipeline[i] ?? 0) >= p99);
+  const lists = Object.values(pauses);
+  const stats = (list: readonly GcPause[]) => ({ count: list.length, longestMs: list.reduce((m, [, ms]) => Math.max(m, ms), 0) });
+  return {
+    changes: slowest.length,
+    producer: overlapping(slowest, pauses.producer),
+    processor: overlapping(slowest, pauses.processor),
+    subscriber: overlapping(slowest, pauses.subscriber),
+    none: slowest.filter((w) => lists.every((list) => overlapping([w], list).changes === 0)).length,
+    pauses: { producer: stats(pauses.producer), processor: stats(pauses.processor), subscriber: stats(pauses.subscriber) },
+  };
+}
+
+export function gcText(g: GcBesideSlowest): string {
+  const part = (name: 'producer' | 'processor' | 'subscriber') => `${name} ${g[name].changes}${g[name].changes > 0 ? ` (longest ${g[name].longestMs} ms)` : ''}`;
+  return (
+    `slowest ${g.changes} (≥ p99) during a GC pause of the ${part('producer')}, ${part('processor')}, ${part('subscriber')}, of none ${g.none}; ` +
+    `GC pauses ≥ 2 ms in the run: producer ${g.pauses.producer.count}, processor ${g.pauses.processor.count}, subscriber ${g.pauses.subscriber.count}`
+  );
+}
