@@ -354,7 +354,11 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       const drainUntil = Date.now() + 5_000;
       while (p.pending.size > 0 && Date.now() < drainUntil) await sleep(50);
       loop.disable();
+      // The producer's and processor's lines that snapshot() waits for carry their pauses up to
+      // then; the subscriber's come on a line of their own.
+      const reportedFrom = Date.now();
       const after = await snapshot(p);
+      await subscriber?.wait('gc', 5_000, (e) => (e.at as number) >= reportedFrom);
       const lat = summarize(p.latencies);
       const pipe = summarize(p.pipeline);
       const result: RateResult = {
@@ -373,7 +377,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         rawReadableMs: summarize(p.split.map((x) => x[2]).filter(Number.isFinite)),
         processorMs: summarize(p.split.map((x) => x[3]).filter(Number.isFinite)),
         slowest: [...p.split].sort((a, b) => b[0] - a[0]).slice(0, 5),
-        gcBesideSlowest: gcBesideSlowest(p.pipeline, p.windows, pipe.p99, { producer: p.gcPauses.producer, processor: p.gcPauses.processor, subscriber: subscriberPauses }),
+        gcBesideSlowest: gcBesideSlowest(p.pipeline, p.windows, pipe.p99, { producer: p.gcPauses.producer, processor: p.gcPauses.processor, subscriber: subscriberPauses }, [began, reportedFrom]),
         writeMs: summarize(writeTimes),
         benchLoopDelayMs: { p50: round(loop.percentile(50) / 1e6, 1), p99: round(loop.percentile(99) / 1e6, 1), max: round(loop.max / 1e6, 1) },
         producerTxns: minus(after.producer, before.producer, Date.now() - began),

@@ -10,7 +10,7 @@ import { DLQ_HEADERS, readDeadLetterHeaders } from './kit/dead-letter.js';
 import { ensureTopics, redriveLogSpec, redriveLogTopicName } from './topics.js';
 import { planScan, scanTopic } from './kafka/topic-scan.js';
 import { initTransactions } from './kafka/fencing.js';
-import { isFencedError } from './kafka/producer-errors.js';
+import { kafkaErrorTypes } from './kafka/producer-errors.js';
 
 /** The header a re-driven record carries: `<dead-letter topic>/<partition>/<offset>` of its letter. */
 export const REDRIVEN_FROM_HEADER = 'kubetrail-redriven-from';
@@ -112,18 +112,27 @@ export interface RedriveResult {
   interrupted: boolean;
 }
 
-/** Another redrive of the same dead-letter topic started: it fenced this one, which stops. */
+/** The broker's answers to a producer whose epoch is no longer the transactional id's. */
+const fencedTypes = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+/**
+ * This redrive's producer was fenced: another redrive of the same dead-letter topic started (its
+ * initTransactions bumped the epoch), or the broker aborted a transaction that ran past its
+ * timeout. The redrive stops; what it committed before stays committed.
+ */
 export class RedriveFencedError extends Error {
   override name = 'RedriveFencedError';
   constructor(
     readonly deadLetterTopic: string,
     /** Letters this redrive sent in transactions that committed before it was fenced. */
     readonly sent: number,
+    readonly type: string,
     cause: unknown,
   ) {
     super(
-      `another redrive of ${deadLetterTopic} started and took over: this one stopped after re-driving ${sent} letter${sent === 1 ? '' : 's'}, ` +
-        'and nothing of its unfinished transaction counts; the other sends the rest (run redrive again afterwards to check)',
+      `this redrive of ${deadLetterTopic} was fenced (${type}): another redrive of it started, or a transaction ran past its timeout; ` +
+        `it stopped after re-driving ${sent} letter${sent === 1 ? '' : 's'}, and nothing of its unfinished transaction counts. ` +
+        'Run redrive again (once the other has ended) to send any letter left',
       { cause },
     );
   }
@@ -164,7 +173,8 @@ export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<Re
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => undefined);
-        if (isFencedError(error)) throw new RedriveFencedError(deadLetterTopic, sent, error);
+        const fenced = kafkaErrorTypes(error).find((type) => fencedTypes.has(type));
+        if (fenced) throw new RedriveFencedError(deadLetterTopic, sent, fenced, error);
         throw error;
       }
       sent += batch.length;

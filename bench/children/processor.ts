@@ -8,7 +8,7 @@
 // Each progress, done and stopped line has concurrentTransactions: {requests, retries}, the
 // process's kafkajs requests that met CONCURRENT_TRANSACTIONS (lib/kafka/concurrent-transactions.ts);
 // progress lines also txnSeconds: {sum, count} of kubetrail_processor_batch_duration_seconds, and
-// gcPauses: the garbage collector's pauses of 2 ms or more since the last line (bench/lib/gc-pauses.ts).
+// gcPauses: the garbage collector's pauses of 2 ms or more since the last progress line (bench/lib/gc-pauses.ts).
 import { pino } from 'pino';
 import { connectionSchema } from '../../lib/config.js';
 import { runProcessor, type DeliveryMode, type TopicOverrides } from '../../lib/kit/runner.js';

@@ -7,8 +7,8 @@
 //        processor's output carries its input's) and when its fetch was handed over (at)
 //   {"event":"raw", topic, key, timestamp, at}   each record of the raw topics (BENCH_SPEC.rawTopics),
 //        not decoded: when the producer's commit made it readable
-//   {"event":"gc", gcPauses}   every 250 ms when there were any: the garbage collector's pauses
-//        of 2 ms or more (bench/lib/gc-pauses.ts)
+//   {"event":"gc", gcPauses}   every 250 ms: the garbage collector's pauses of 2 ms or more
+//        since the last such line (bench/lib/gc-pauses.ts), often none
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../lib/kafka/client.js';
@@ -19,10 +19,7 @@ const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as { topics: string[]; r
 const rawTopics = new Set(spec.rawTopics ?? []);
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ at: Date.now(), ...event })}\n`);
 const gcPauses = watchGcPauses();
-setInterval(() => {
-  const pauses = gcPauses.take();
-  if (pauses.length > 0) say({ event: 'gc', gcPauses: pauses });
-}, 250).unref();
+setInterval(() => say({ event: 'gc', gcPauses: gcPauses.take() }), 250).unref();
 const kafka = kafkaClient({ clientId: `bench-subscriber-${process.pid}`, brokers: (process.env.KAFKA_BROKERS ?? '').split(','), logLevel: logLevel.WARN });
 const registry = new SchemaRegistry({ host: process.env.SCHEMA_REGISTRY_URL! });
 const consumer = kafka.consumer({ groupId: spec.groupId, readUncommitted: false, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 1_000 });

@@ -13,21 +13,29 @@ describe('GC pauses beside the slowest changes', () => {
     assert.deepEqual(overlapping(windows, []), { changes: 0, longestMs: 0 });
   });
 
-  it('only the changes at or above p99 count, each process on its own, and those near no pause', () => {
+  it('only the changes at or above p99 count, each process on its own, those near no pause, and every change as the baseline', () => {
     const pipeline = [10, 50, 60, 12, 70];
     const windows: Array<[number, number]> = [[0, 10], [100, 150], [200, 260], [300, 312], [400, 470]];
-    const result = gcBesideSlowest(pipeline, windows, 50, {
-      producer: [[5, 3, 'minor'], [110, 12, 'major'], [210, 4, 'minor']],
-      processor: [[220, 6, 'minor']],
-      subscriber: [],
-    });
+    const result = gcBesideSlowest(
+      pipeline,
+      windows,
+      50,
+      {
+        // The first producer pause began before the run: it counts for the changes, not in the run's pauses.
+        producer: [[-5, 8, 'minor'], [110, 12, 'major'], [210, 4, 'minor']],
+        processor: [[220, 6, 'minor']],
+        subscriber: [],
+      },
+      [0, 500],
+    );
     assert.deepEqual(result, {
       changes: 3,
       producer: { changes: 2, longestMs: 12 },
       processor: { changes: 1, longestMs: 6 },
       subscriber: { changes: 0, longestMs: 0 },
       none: 1,
-      pauses: { producer: { count: 3, longestMs: 12 }, processor: { count: 1, longestMs: 6 }, subscriber: { count: 0, longestMs: 0 } },
+      all: { changes: 5, duringAPause: 3 },
+      pauses: { producer: { count: 2, longestMs: 12 }, processor: { count: 1, longestMs: 6 }, subscriber: { count: 0, longestMs: 0 } },
     });
   });
 });
