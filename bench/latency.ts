@@ -145,7 +145,7 @@ interface Pipeline {
   rawReadAt: Map<string, number>;
   /** [pipeline, before produce, produce → raw readable, raw readable → summary readable] ms of each change. */
   split: Array<[number, number, number, number]>;
-  /** [producer saw it, summary read] (ms since the epoch) of each change, in the order of `pipeline`. */
+  /** [producer saw it, summary read] (ms since the epoch) of each change. */
   windows: Array<[number, number]>;
   /** Garbage-collector pauses its children reported during the run. */
   gcPauses: { producer: GcPause[]; processor: GcPause[] };
@@ -377,7 +377,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         rawReadableMs: summarize(p.split.map((x) => x[2]).filter(Number.isFinite)),
         processorMs: summarize(p.split.map((x) => x[3]).filter(Number.isFinite)),
         slowest: [...p.split].sort((a, b) => b[0] - a[0]).slice(0, 5),
-        gcBesideSlowest: gcBesideSlowest(p.pipeline, p.windows, pipe.p99, { producer: p.gcPauses.producer, processor: p.gcPauses.processor, subscriber: subscriberPauses }, [began, reportedFrom]),
+        gcBesideSlowest: gcBesideSlowest(p.windows, pipe.p99, { producer: p.gcPauses.producer, processor: p.gcPauses.processor, subscriber: subscriberPauses }, [began, reportedFrom]),
         writeMs: summarize(writeTimes),
         benchLoopDelayMs: { p50: round(loop.percentile(50) / 1e6, 1), p99: round(loop.percentile(99) / 1e6, 1), max: round(loop.max / 1e6, 1) },
         producerTxns: minus(after.producer, before.producer, Date.now() - began),

@@ -10,7 +10,7 @@ import { DLQ_HEADERS, readDeadLetterHeaders } from './kit/dead-letter.js';
 import { ensureTopics, redriveLogSpec, redriveLogTopicName } from './topics.js';
 import { planScan, scanTopic } from './kafka/topic-scan.js';
 import { initTransactions } from './kafka/fencing.js';
-import { kafkaErrorTypes } from './kafka/producer-errors.js';
+import { epochErrorType } from './kafka/producer-errors.js';
 
 /** The header a re-driven record carries: `<dead-letter topic>/<partition>/<offset>` of its letter. */
 export const REDRIVEN_FROM_HEADER = 'kubetrail-redriven-from';
@@ -112,9 +112,6 @@ export interface RedriveResult {
   interrupted: boolean;
 }
 
-/** The broker's answers to a producer whose epoch is no longer the transactional id's. */
-const fencedTypes = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
-
 /**
  * This redrive's producer was fenced: another redrive of the same dead-letter topic started (its
  * initTransactions bumped the epoch), or the broker aborted a transaction that ran past its
@@ -173,7 +170,7 @@ export async function redrive(kafka: Kafka, options: RedriveOptions): Promise<Re
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => undefined);
-        const fenced = kafkaErrorTypes(error).find((type) => fencedTypes.has(type));
+        const fenced = epochErrorType(error);
         if (fenced) throw new RedriveFencedError(deadLetterTopic, sent, fenced, error);
         throw error;
       }

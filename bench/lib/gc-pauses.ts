@@ -67,18 +67,17 @@ export interface GcBesideSlowest {
 }
 
 /**
- * The changes at or above p99 (`pipeline[i]` ms, `windows[i]` when), beside each process's GC
- * pauses; `run` [from, to] bounds the pauses counted in `pauses`. `all` is the baseline: the
- * share of every change of the run that overlapped a pause of any of the three.
+ * The changes whose window [from, to] (ms since the epoch) is at least p99 long, beside each
+ * process's GC pauses; `run` [from, to] bounds the pauses counted in `pauses`. `all` is the
+ * baseline: how many of every change of the run overlapped a pause of any of the three.
  */
 export function gcBesideSlowest(
-  pipeline: readonly number[],
   windows: ReadonlyArray<readonly [number, number]>,
   p99: number,
   pauses: Record<'producer' | 'processor' | 'subscriber', readonly GcPause[]>,
   run: readonly [number, number] = [-Infinity, Infinity],
 ): GcBesideSlowest {
-  const slowest = windows.filter((_, i) => (pipeline[i] ?? 0) >= p99);
+  const slowest = windows.filter(([from, to]) => to - from >= p99);
   const lists = Object.values(pauses);
   const stats = (list: readonly GcPause[]) => {
     const inRun = list.filter(([start]) => start >= run[0] && start <= run[1]);

@@ -10,7 +10,9 @@
 //                     (kafkajs#1416, #1305). Only a fresh producer (initTransactions again) cures it.
 type ErrorChain = { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | undefined;
 
-const fencedTypes = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
+/** A newer producer epoch of our transactionalId exists: another producer initialised it, or the broker bumped it (a transaction past its timeout). */
+const epochTypes = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+const fencedTypes = new Set([...epochTypes, 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
 const brokenProducerTypes = new Set([...fencedTypes, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_ID_MAPPING', 'INVALID_TXN_STATE']);
 
 /** The broker error types in an error and its causes, outermost first. */
@@ -21,6 +23,11 @@ export function kafkaErrorTypes(error: unknown): string[] {
     e = (e.cause ?? e.originalError) as ErrorChain;
   }
   return types;
+}
+
+/** The broker's epoch error in an error's chain (INVALID_PRODUCER_EPOCH or PRODUCER_FENCED), if any. */
+export function epochErrorType(error: unknown): string | undefined {
+  return kafkaErrorTypes(error).find((type) => epochTypes.has(type));
 }
 
 /** Kafka says another producer with our transactionalId took over. */

@@ -16,7 +16,7 @@ import { runCli } from '../support/cli.js';
 import { uniqueName } from '../support/services.js';
 import { ProcessorChild } from '../support/kit-helpers.js';
 import { createTopicsPatiently } from '../../lib/topics.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, type WaitOptions } from '../support/wait.js';
 
 let env: FaultsStack;
 const results: ScenarioResult[] = [];
@@ -32,6 +32,9 @@ const stream = { workflows: 36, concurrency: 12, stepDelayMs: [150, 600] as [num
 
 /** What a fenced transactional producer logs when its late commit is refused. */
 const fencedError = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFenced|fenced|old epoch/i;
+
+/** waitFor, asking every 200 ms: a question here may cost a CLI process or a request to the cluster under fault. */
+const waitInCluster = (what: string, condition: () => boolean | Promise<boolean>, options: WaitOptions = {}) => waitFor(what, condition, { pollMs: 200, ...options });
 
 /** Members of a processor's consumer group, as the group coordinator sees them. */
 async function groupMembers(pipeline: Pipeline, groupId: string): Promise<number> {
@@ -111,7 +114,7 @@ test('a broker stalled (SIGSTOP) for longer than the session timeouts, then resu
       assert.equal(resumed.code, 0, resumed.stderr);
     }
     // The node re-registers with the controllers before it counts as ready again.
-    await waitFor('`kubetrail stack status` says every node is ready again', async () => (await stackCli('status')).code === 0, { pollMs: 200 });
+    await waitInCluster('`kubetrail stack status` says every node is ready again', async () => (await stackCli('status')).code === 0);
   });
   results.push(result);
 });
@@ -148,17 +151,17 @@ test('zombie processors: an instance of each frozen just before a commit, replac
       zombies.push({ kind, child });
     }
     for (const { kind, child } of zombies) {
-      await waitFor(`${kind} zombie froze`, () => child.stderr.includes('fault point: stopping this process'), { pollMs: 200 });
+      await waitInCluster(`${kind} zombie froze`, () => child.stderr.includes('fault point: stopping this process'));
       pipeline.fault('processor frozen mid-transaction');
       const frozen = logLines(child.stderr).find((l) => String(l.msg).startsWith('fault point'))!;
       // The group goes on without it, and a live instance opens the zombie's partition: its
       // transactional id is fenced. Resumed before that, the zombie's commit would still be
       // valid (nothing had fenced it yet) and would succeed, which is no zombie.
       const live = pipeline.instances(kind).filter((c) => c !== child);
-      await waitFor(`${kind} group rebalanced without the zombie`, async () => (await groupMembers(pipeline, pipeline.groups[kind])) === 2, { pollMs: 200 });
-      await waitFor(`${kind}: partition ${String(frozen.partition)} opened by a live instance`, () => openedSince(live, Number(frozen.partition), Number(frozen.time)), { pollMs: 200 });
+      await waitInCluster(`${kind} group rebalanced without the zombie`, async () => (await groupMembers(pipeline, pipeline.groups[kind])) === 2);
+      await waitInCluster(`${kind}: partition ${String(frozen.partition)} opened by a live instance`, () => openedSince(live, Number(frozen.partition), Number(frozen.time)));
       child.process.kill('SIGCONT');
-      await waitFor(`${kind} zombie's commit refused`, () => fencedError.test(child.stderr), { timeoutMs: 60_000, detail: () => `its log since it froze:\n${child.stderr.slice(child.stderr.indexOf('fault point')).slice(-6000)}`, pollMs: 200 });
+      await waitInCluster(`${kind} zombie's commit refused`, () => fencedError.test(child.stderr), { timeoutMs: 60_000, detail: () => `its log since it froze:\n${child.stderr.slice(child.stderr.indexOf('fault point')).slice(-6000)}` });
     }
   });
   results.push(result);
@@ -178,14 +181,14 @@ test('a zombie producer: the leader frozen between send and commit, replaced by 
   };
   const { result } = await runScenario(env, 'zombie-producer', { ...stream, start }, async ({ pipeline }) => {
     const frozen = zombie!;
-    await waitFor('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), { timeoutMs: 120_000, pollMs: 200 });
+    await waitInCluster('the leader froze', () => frozen.output.some((l) => l.includes('fault point: stopping this process')), { timeoutMs: 120_000 });
     pipeline.fault('producer frozen mid-transaction');
     // Leading, and watching: its session has run initTransactions on the stream's transactional
     // producers, which fenced the frozen leader. Resumed before that, the old leader's commit
     // would still be valid and succeed.
-    await waitFor('the standby leads and watches', async () => (await pipeline.leaders({ watching: true })).some((p) => p !== frozen), { pollMs: 200 });
+    await waitInCluster('the standby leads and watches', async () => (await pipeline.leaders({ watching: true })).some((p) => p !== frozen));
     frozen.process.kill('SIGCONT');
-    await waitFor("the zombie's commit refused", () => frozen.output.some((l) => fencedError.test(l)), { timeoutMs: 60_000, pollMs: 200 });
+    await waitInCluster("the zombie's commit refused", () => frozen.output.some((l) => fencedError.test(l)), { timeoutMs: 60_000 });
   });
   results.push(result);
   process.stdout.write(`[faults] zombie-producer: late commit refused: ${(zombie!.output.find((l) => fencedError.test(l)) ?? '').slice(0, 240)}\n`);

@@ -14,10 +14,9 @@ describe('GC pauses beside the slowest changes', () => {
   });
 
   it('only the changes at or above p99 count, each process on its own, those near no pause, and every change as the baseline', () => {
-    const pipeline = [10, 50, 60, 12, 70];
+    // Changes of 10, 50, 60, 12 and 70 ms.
     const windows: Array<[number, number]> = [[0, 10], [100, 150], [200, 260], [300, 312], [400, 470]];
     const result = gcBesideSlowest(
-      pipeline,
       windows,
       50,
       {
