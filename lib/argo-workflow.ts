@@ -2,6 +2,7 @@
 // is untyped JSON from the API server: every field is checked before use, and anything missing
 // reads as null rather than failing, except what makes it a workflow at all.
 import { parseObject, type ResourceEvent } from './raw-event.js';
+import { membersContaining, unparsedMember, type LazyPaths } from './lazy-json.js';
 
 export const phaseLabel = 'workflows.argoproj.io/phase';
 export const completedLabel = 'workflows.argoproj.io/completed';
@@ -42,12 +43,22 @@ export interface WorkflowView {
 }
 
 /**
- * The event's object as a workflow. Throws NotAWorkflowError (the runner dead-letters the record)
+ * The bulk of a workflow (status.nodes alone is most of it), parsed only when read: the workflow
+ * processors here read none of it whole, and nodes only to find failed ones (nodesForFailures).
+ */
+const bulkyMembers: LazyPaths = {
+  metadata: { managedFields: true },
+  spec: { templates: true },
+  status: { nodes: true, storedTemplates: true, storedWorkflowTemplateSpec: true },
+};
+
+/**
+ * The event's object as a workflow (its bulky members parsed when first read). Throws NotAWorkflowError (the runner dead-letters the record)
  * when it is not one: kind other than Workflow, or no metadata with a name. Objects from a list
  * may lack kind; the event's resource.kind stands in for it then.
  */
 export function readWorkflow(event: ResourceEvent): WorkflowView {
-  const object = parseObject(event);
+  const object = parseObject(event, bulkyMembers);
   const kind = typeof object.kind === 'string' && object.kind !== '' ? object.kind : event.resource.kind;
   if (kind !== 'Workflow') {
     throw new NotAWorkflowError(`event ${event.id}: expected an Argo Workflow, got kind ${JSON.stringify(kind)} (${event.resource.group}/${event.resource.resource})`);
@@ -78,4 +89,22 @@ export function workflowPhase(view: WorkflowView, event: Pick<ResourceEvent, 'la
   if (typeof phase === 'string' && phase !== '') return phase;
   const statusTrimmed = event.trimmed.some((path) => path === 'status' || path === 'status.phase');
   return statusTrimmed ? (event.labels[phaseLabel] ?? '') : '';
+}
+
+/**
+ * Each failure phase as the end of a JSON string: `Failed"` rather than `"Failed"`, because a
+ * search for text that starts with a quote stops at every quote of the nodes' text.
+ */
+const failurePhaseEnds = [...failurePhases].map((phase) => `${phase}"`);
+
+/**
+ * The nodes of status.nodes that may have failed, to look for failed steps in: those whose text
+ * holds a failure phase, parsed; the others, most of the workflow's bytes, stay unparsed. Every
+ * failed node is among them, so a search of failed nodes finds the same in them as in all nodes.
+ * All of status.nodes when its text has a \u escape (it could spell a phase) or was parsed already.
+ */
+export function nodesForFailures(view: WorkflowView): unknown {
+  const text = unparsedMember(view.status, 'nodes');
+  if (text === undefined || text.includes('\\u')) return view.status.nodes;
+  return membersContaining(view.status, 'nodes', failurePhaseEnds) ?? view.status.nodes;
 }

@@ -2,6 +2,7 @@
 // code, so it is written once, in schemas/resource-event.avsc. The producer and the tests build
 // ids with the same changeId; processors read the object with parseObject.
 import { createHash } from 'node:crypto';
+import { parseLazily, type LazyPaths } from './lazy-json.js';
 
 export type { ResourceEvent, Operation, ResourceType, Source } from '../schemas/generated/resource-event.js';
 export { resourceEventSchema } from '../schemas/generated/resource-event.js';
@@ -40,11 +41,14 @@ export class InvalidObjectError extends Error {
   override name = 'InvalidObjectError';
 }
 
-/** The event's object, parsed. Throws InvalidObjectError when it is not a JSON object. */
-export function parseObject(event: Pick<ResourceEvent, 'object' | 'id'>): KubernetesObject {
+/**
+ * The event's object, parsed; the members at `lazy` are parsed when first read (lib/lazy-json.ts).
+ * Throws InvalidObjectError when it is not a JSON object.
+ */
+export function parseObject(event: Pick<ResourceEvent, 'object' | 'id'>, lazy?: LazyPaths): KubernetesObject {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(event.object);
+    parsed = lazy ? parseLazily(event.object, lazy) : JSON.parse(event.object);
   } catch (error) {
     throw new InvalidObjectError(`event ${event.id}: object is not JSON (${(error as Error).message})`);
   }
