@@ -46,16 +46,17 @@ export interface WorkflowView {
  * The bulk of a workflow (status.nodes alone is most of it), parsed only when read: the workflow
  * processors here read none of it whole, and nodes only to find failed ones (nodesForFailures).
  */
-const bulkyMembers: LazyPaths = {
+export const bulkyMembers: LazyPaths = {
   metadata: { managedFields: true },
   spec: { templates: true },
   status: { nodes: true, storedTemplates: true, storedWorkflowTemplateSpec: true },
 };
 
 /**
- * The event's object as a workflow (its bulky members parsed when first read). Throws NotAWorkflowError (the runner dead-letters the record)
- * when it is not one: kind other than Workflow, or no metadata with a name. Objects from a list
- * may lack kind; the event's resource.kind stands in for it then.
+ * The event's object as a workflow, its bulky members parsed when first read. Throws
+ * NotAWorkflowError (the runner dead-letters the record) when it is not one: kind other than
+ * Workflow, or no metadata with a name. Objects from a list may lack kind; the event's
+ * resource.kind stands in for it then.
  */
 export function readWorkflow(event: ResourceEvent): WorkflowView {
   const object = parseObject(event, bulkyMembers);
@@ -101,7 +102,9 @@ const failurePhaseEnds = [...failurePhases].map((phase) => `${phase}"`);
  * The nodes of status.nodes that may have failed, to look for failed steps in: those whose text
  * holds a failure phase, parsed; the others, most of the workflow's bytes, stay unparsed. Every
  * failed node is among them, so a search of failed nodes finds the same in them as in all nodes.
- * All of status.nodes when its text has a \u escape (it could spell a phase) or was parsed already.
+ * All of status.nodes, parsed, when a \u escape could spell a phase, when a node that may have
+ * failed has a key that repeats or the text has any backslash (membersContaining), or when it was
+ * read already.
  */
 export function nodesForFailures(view: WorkflowView): unknown {
   const text = unparsedMember(view.status, 'nodes');

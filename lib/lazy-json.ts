@@ -37,9 +37,11 @@ export function unparsedMember(object: unknown, key: string): string | undefined
 
 /**
  * Of the unparsed object `object[key]`, the members whose text (key or value) contains one of
- * `needles`, parsed, in order; the rest stay unparsed. Undefined when `object[key]` is not an
- * unparsed object. The needles are found with indexOf, so picking a few members out of thousands
- * costs about one search of the text.
+ * `needles`, parsed, in order; the rest stay unparsed. The needles are found with indexOf, so
+ * picking a few members out of thousands costs about one search of the text. Undefined (read the
+ * whole member instead) when `object[key]` is not an unparsed object, or when a member found has
+ * a key that appears again: JSON.parse keeps a repeated key's last value, which may be in a member
+ * without a needle.
  */
 export function membersContaining(object: unknown, key: string, needles: readonly string[]): Record<string, unknown> | undefined {
   const member = unparsed(object, key);
@@ -52,15 +54,31 @@ export function membersContaining(object: unknown, key: string, needles: readonl
       if (index >= 0) found.add(index);
     }
   }
+  if (found.size === 0) return {};
+  // With a backslash in the text a key can be spelt two ways; without one, a repeat is its own text.
+  if (text.includes('\\')) return undefined;
+  // The text was checked when it was parsed: the scanner only finds where keys and values end.
   const scanner = new Scanner(text);
   const result: Record<string, unknown> = {};
   for (const index of [...found].sort((a, b) => a - b)) {
     const keyStart = spans[2 * index]!;
     const keyEnd = scanner.string(keyStart);
-    const valueStart = scanner.key(keyStart);
-    setMember(result, JSON.parse(text.slice(keyStart, keyEnd)) as string, JSON.parse(text.slice(valueStart, spans[2 * index + 1])));
+    if (keyRepeats(text, spans, keyStart, keyEnd)) return undefined;
+    const valueStart = scanner.colon(keyEnd);
+    setMember(result, text.slice(keyStart + 1, keyEnd - 1), JSON.parse(text.slice(valueStart, spans[2 * index + 1])));
   }
   return result;
+}
+
+/** True when the key at keyStart..keyEnd (a text without backslashes) is also the key of another member. */
+function keyRepeats(text: string, spans: number[], keyStart: number, keyEnd: number): boolean {
+  // Searched without its opening quote: a search for text that starts with a quote stops at every quote.
+  const rest = text.slice(keyStart + 1, keyEnd);
+  for (let at = text.indexOf(rest); at >= 0; at = text.indexOf(rest, at + 1)) {
+    const start = at - 1;
+    if (start !== keyStart && text.charCodeAt(start) === QUOTE && spans[2 * spanAt(spans, start)] === start) return true;
+  }
+  return false;
 }
 
 /** The index of the member span holding offset `at`, or -1 (a binary search: spans are in order). */
@@ -114,7 +132,9 @@ const PLUS = 0x2b;
 const LOWER_E = 0x65;
 const UPPER_E = 0x45;
 
-class InvalidJson extends Error {}
+class InvalidJson extends Error {
+  override name = 'InvalidJson';
+}
 
 class Scanner {
   /** The first backslash at or after the scan position (text.length: none left). */
@@ -240,14 +260,14 @@ class Scanner {
 
   /** Past a member's key and its colon (and the spaces around them), from i. */
   key(i: number): number {
-    const text = this.text;
-    while (text.charCodeAt(i) === SPACE) i++;
-    i = this.string(i);
-    while (text.charCodeAt(i) === SPACE) i++;
-    if (text.charCodeAt(i) !== COLON) throw new InvalidJson();
-    i++;
-    while (text.charCodeAt(i) === SPACE) i++;
-    return i;
+    return this.colon(this.string(this.space(i)));
+  }
+
+  /** Past the colon after a member's key (and the spaces around it), from the end of the key. */
+  colon(i: number): number {
+    i = this.space(i);
+    if (this.text.charCodeAt(i) !== COLON) throw new InvalidJson();
+    return this.space(i + 1);
   }
 
   /** The members of the object that opens at i into `into`, lazy where `paths` says; returns the index past it. */
@@ -259,7 +279,7 @@ class Scanner {
       const escapesFrom = this.nextBackslash;
       const keyEnd = this.string(i);
       const key = escapesFrom < keyEnd ? (JSON.parse(text.slice(i, keyEnd)) as string) : text.slice(i + 1, keyEnd - 1);
-      i = this.space(this.expect(this.space(keyEnd), COLON));
+      i = this.colon(keyEnd);
       const path = Object.hasOwn(paths, key) ? paths[key] : undefined;
       if (path === true) {
         const spans: number[] = [];

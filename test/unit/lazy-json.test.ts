@@ -1,17 +1,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { membersContaining, parseLazily, unparsedMember, type LazyPaths } from '../../lib/lazy-json.js';
-import { nodesForFailures, readWorkflow } from '../../lib/argo-workflow.js';
+import { bulkyMembers, nodesForFailures, readWorkflow } from '../../lib/argo-workflow.js';
 import { failedSteps } from '../../processors/workflow-summary/summary.js';
 import { loadAllWorkflows, rawEventFor } from '../fixtures/workflows.js';
 import { prng } from '../support/bad-input-corpus.js';
 import { buildTemplates, workloadEvents } from '../../bench/lib/workload.js';
 
-const workflowPaths: LazyPaths = {
-  metadata: { managedFields: true },
-  spec: { templates: true },
-  status: { nodes: true, storedTemplates: true },
-};
+const workflowPaths: LazyPaths = bulkyMembers;
 
 /** What parseLazily gives with every lazy member read, as JSON.parse would show it; or JSON.parse's error. */
 function outcome(parse: () => unknown): { json: string; keys: string } | { error: string } {
@@ -105,7 +101,7 @@ describe('lazy JSON', () => {
 
   test('agrees with JSON.parse on 4,000 seeded mutations of the fixtures (valid or not, same value or same error)', () => {
     const random = prng(20261201);
-    const inserts = ['{', '}', '[', ']', ',', ':', '"', '\\', ' ', '0', '1', '-', '.', 'e', 'a', 't', 'n', '\n', '\u0007'];
+    const inserts = ['{', '}', '[', ']', ',', ':', '"', '\\', '\\"', ' ', '0', '1', '-', '.', 'e', 'a', 't', 'n', '\n', '\u0007'];
     let invalid = 0;
     for (let n = 0; n < 4000; n++) {
       const { name, text } = fixtureTexts[Math.floor(random() * fixtureTexts.length)]!;
@@ -149,6 +145,16 @@ describe('lazy JSON', () => {
     const notAnObject = parseLazily('{"status":{"nodes":["Failed"]}}', workflowPaths) as { status: object };
     assert.equal(membersContaining(notAnObject.status, 'nodes', ['Failed"']), undefined);
   });
+
+  test('membersContaining leaves the choice to a whole parse when a key found repeats, or the text has a backslash', () => {
+    const pick = (text: string) => membersContaining((parseLazily(text, workflowPaths) as { status: object }).status, 'nodes', ['Failed"']);
+    // JSON.parse keeps the last "a", which has no needle.
+    assert.equal(pick('{"status":{"nodes":{"a":{"phase":"Failed"},"b":{"x":"a"},"a":{"phase":"Succeeded"}}}}'), undefined);
+    // "a" as a value, or inside another key, is no repeat.
+    assert.deepEqual(pick('{"status":{"nodes":{"a":{"phase":"Failed"},"b":{"x":"a"},"xa":{"y":1}}}}'), { a: { phase: 'Failed' } });
+    assert.equal(pick('{"status":{"nodes":{"a\\"b":{"phase":"Failed"}}}}'), undefined);
+    assert.deepEqual(pick('{"status":{"nodes":{"a":{"phase":"Succeeded"}}}}'), {});
+  });
 });
 
 describe('failed nodes of a lazily read workflow', () => {
@@ -164,6 +170,24 @@ describe('failed nodes of a lazily read workflow', () => {
     }
     assert.ok(withFailures >= 10, `${withFailures} fixtures with failed steps`);
     for (const { event } of workloadEvents(buildTemplates(), { events: 300, prefix: 'lazy' })) assert.deepEqual(steps(event), reference(event), event.name);
+  });
+
+  test('are the same when a node key repeats or holds an escaped quote', () => {
+    const event = rawEventFor({ kind: 'Workflow', metadata: { name: 'w', namespace: 'n', uid: 'u', resourceVersion: '1' }, status: { phase: 'Failed', nodes: {} } }, 'MODIFIED');
+    const withNodes = (nodes: string) => ({ ...event, object: event.object.replace('"nodes":{}', `"nodes":${nodes}`) });
+    const cases = [
+      '{"n1":{"id":"n1","type":"Pod","phase":"Failed"},"n2":{"id":"n2","type":"Pod","phase":"Succeeded"},"n1":{"id":"n1","type":"Pod","phase":"Succeeded"}}',
+      '{"n1":{"id":"n1","type":"Pod","phase":"Succeeded"},"n1":{"id":"n1","type":"Pod","phase":"Failed"}}',
+      '{"n\\"1":{"id":"n\\"1","type":"Pod","phase":"Failed","message":"said \\"no\\""},"n2":{"id":"n2","type":"Pod","phase":"Error"}}',
+    ];
+    for (const nodes of cases) {
+      const e = withNodes(nodes);
+      assert.notEqual(e.object, event.object);
+      assert.deepEqual(steps(e), reference(e), nodes);
+    }
+    assert.deepEqual(steps(withNodes(cases[0]!)), []);
+    assert.equal(steps(withNodes(cases[1]!)).length, 1);
+    assert.equal(steps(withNodes(cases[2]!)).length, 2);
   });
 
   test('are found when a phase is spelt with \\u escapes, and when nodes were read before', () => {
