@@ -36,11 +36,19 @@ export function unparsedMember(object: unknown, key: string): string | undefined
 }
 
 /**
+ * More members found than this: parse the whole object instead. Each member found costs a search
+ * of the whole text for a repeat of its key, so a text where thousands hold a needle (a big
+ * workflow whose steps all failed) would cost thousands of searches, far more than one parse.
+ */
+const MOST_MEMBERS_PICKED = 8;
+
+/**
  * Of the unparsed object `object[key]`, the members whose text (key or value) contains one of
  * `needles`, parsed, in order; the rest stay unparsed. The needles are found with indexOf, so
  * picking a few members out of thousands costs about one search of the text. Undefined (read the
- * whole member instead) when `object[key]` is not an unparsed object, or when a member found has
- * a key that appears again: JSON.parse keeps a repeated key's last value, which may be in a member
+ * whole member instead) when `object[key]` is not an unparsed object, when more than
+ * MOST_MEMBERS_PICKED are found, when the text has a backslash, or when a member found has a key
+ * that appears again: JSON.parse keeps a repeated key's last value, which may be in a member
  * without a needle.
  */
 export function membersContaining(object: unknown, key: string, needles: readonly string[]): Record<string, unknown> | undefined {
@@ -55,6 +63,7 @@ export function membersContaining(object: unknown, key: string, needles: readonl
     }
   }
   if (found.size === 0) return {};
+  if (found.size > MOST_MEMBERS_PICKED) return undefined;
   // With a backslash in the text a key can be spelt two ways; without one, a repeat is its own text.
   if (text.includes('\\')) return undefined;
   // The text was checked when it was parsed: the scanner only finds where keys and values end.
@@ -108,7 +117,7 @@ export function parseLazily(text: string, paths: LazyPaths): unknown {
     if (scanner.space(i) !== text.length) return JSON.parse(text);
     return object;
   } catch {
-    // Invalid JSON, or text deeper than the scanner goes: JSON.parse gives the answer and its error.
+    // Invalid JSON: JSON.parse gives the answer and its error.
     return JSON.parse(text);
   }
 }

@@ -155,6 +155,13 @@ describe('lazy JSON', () => {
     assert.equal(pick('{"status":{"nodes":{"a\\"b":{"phase":"Failed"}}}}'), undefined);
     assert.deepEqual(pick('{"status":{"nodes":{"a":{"phase":"Succeeded"}}}}'), {});
   });
+
+  test('membersContaining parses the whole object instead when more than a few members hold a needle (a search per key would cost more)', () => {
+    const nodes = (failed: number) => `{${Array.from({ length: failed }, (_, k) => `"n${k}":{"phase":"Failed"}`).concat('"ok":{"phase":"Succeeded"}').join(',')}}`;
+    const pick = (text: string) => membersContaining((parseLazily(`{"status":{"nodes":${text}}}`, workflowPaths) as { status: object }).status, 'nodes', ['Failed"']);
+    assert.equal(Object.keys(pick(nodes(8))!).length, 8);
+    assert.equal(pick(nodes(9)), undefined);
+  });
 });
 
 describe('failed nodes of a lazily read workflow', () => {
@@ -172,13 +179,14 @@ describe('failed nodes of a lazily read workflow', () => {
     for (const { event } of workloadEvents(buildTemplates(), { events: 300, prefix: 'lazy' })) assert.deepEqual(steps(event), reference(event), event.name);
   });
 
-  test('are the same when a node key repeats or holds an escaped quote', () => {
+  test('are the same when a node key repeats or holds an escaped quote, and when many nodes failed', () => {
     const event = rawEventFor({ kind: 'Workflow', metadata: { name: 'w', namespace: 'n', uid: 'u', resourceVersion: '1' }, status: { phase: 'Failed', nodes: {} } }, 'MODIFIED');
     const withNodes = (nodes: string) => ({ ...event, object: event.object.replace('"nodes":{}', `"nodes":${nodes}`) });
     const cases = [
       '{"n1":{"id":"n1","type":"Pod","phase":"Failed"},"n2":{"id":"n2","type":"Pod","phase":"Succeeded"},"n1":{"id":"n1","type":"Pod","phase":"Succeeded"}}',
       '{"n1":{"id":"n1","type":"Pod","phase":"Succeeded"},"n1":{"id":"n1","type":"Pod","phase":"Failed"}}',
       '{"n\\"1":{"id":"n\\"1","type":"Pod","phase":"Failed","message":"said \\"no\\""},"n2":{"id":"n2","type":"Pod","phase":"Error"}}',
+      `{${Array.from({ length: 40 }, (_, k) => `"p${k}":{"id":"p${k}","type":"Pod","phase":"${k % 2 ? 'Failed' : 'Error'}","startedAt":"2024-10-01T04:${String(k).padStart(2, '0')}:00Z"}`).join(',')}}`,
     ];
     for (const nodes of cases) {
       const e = withNodes(nodes);
@@ -186,6 +194,7 @@ describe('failed nodes of a lazily read workflow', () => {
       assert.deepEqual(steps(e), reference(e), nodes);
     }
     assert.deepEqual(steps(withNodes(cases[0]!)), []);
+    assert.equal(steps(withNodes(cases[3]!)).length, 40);
     assert.equal(steps(withNodes(cases[1]!)).length, 1);
     assert.equal(steps(withNodes(cases[2]!)).length, 2);
   });
