@@ -102,9 +102,9 @@ const failurePhaseEnds = [...failurePhases].map((phase) => `${phase}"`);
  * The nodes of status.nodes that may have failed, to look for failed steps in: those whose text
  * holds a failure phase, parsed; the others, most of the workflow's bytes, stay unparsed. Every
  * failed node is among them, so a search of failed nodes finds the same in them as in all nodes.
- * All of status.nodes, parsed, when a \u escape could spell a phase, when a node that may have
- * failed has a key that repeats or the text has any backslash (membersContaining), or when it was
- * read already.
+ * All of status.nodes, parsed, when a \u escape could spell a phase, when more than a few nodes
+ * may have failed, when one of them has a key that repeats or the text has any backslash
+ * (membersContaining), or when it was read already.
  */
 export function nodesForFailures(view: WorkflowView): unknown {
   const text = unparsedMember(view.status, 'nodes');
