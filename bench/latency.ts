@@ -27,6 +27,13 @@
 // issue's rates, 20 s each), each run on kubetrail's pipeline and then on the reference; then
 // 80 and 160/s while every rate so far kept up; then 20 s steady at the highest that kept up (10 s
 // after a rate that did not keep up, to let the API server work off its backlog).
+// A third pipeline, the floor, is what the same Kafka work costs with none of kubetrail's producer
+// and processor: a client-node watch writing each change's object as JSON text in a transaction
+// (bench/children/bare-producer.ts), a bare consume-and-produce in exactly-once mode that copies
+// each record, cut to a summary's size (bench/children/bare-pipe.ts), both through kubetrail's
+// Kafka layer (the quick retry), and the same subscriber. It is written to at 20 and 40/s after
+// the reference, in every repeat: what p99/p50 the machine allows a transactional pipeline of
+// two hops while the API server, etcd and the broker share its 2 cores.
 // Every run reports its CONCURRENT_TRANSACTIONS counts: requests of each child that met the error
 // (the children's concurrentTransactionStats(), the same counts as their
 // kubetrail_kafka_concurrent_transactions_total) against the transactions they made.
@@ -42,6 +49,7 @@ import { round, summarize } from './lib/stats.js';
 import { rng, type TemplateSet } from './lib/workload.js';
 import { createWorkflows, deleteAll, simulator, withRetry } from './lib/workflows.js';
 import { gcBesideSlowest, gcText, type GcBesideSlowest, type GcPause } from './lib/gc-pauses.js';
+import { defaultTopicSettings } from '../lib/topics.js';
 
 /** Transactions a child made over a run, and its requests that met CONCURRENT_TRANSACTIONS. */
 export interface TxnCounts {
@@ -58,10 +66,10 @@ export interface TxnCounts {
   busyShare?: number;
 }
 
-export type RetryVariant = 'kubetrail' | 'kafkajs-stock';
+export type RetryVariant = 'kubetrail' | 'kafkajs-stock' | 'floor';
 
 export interface RateResult {
-  /** Whose CONCURRENT_TRANSACTIONS retry the children ran. */
+  /** Which pipeline: kubetrail's, the reference (kafkajs' stock CONCURRENT_TRANSACTIONS retry) or the floor (no pipeline code). */
   retry: RetryVariant;
   targetPerSec: number;
   seconds: number;
@@ -115,6 +123,8 @@ export interface LatencyTarget {
   ratioMet: boolean;
   /** The same rate with kafkajs' stock retry, in the same run. */
   reference?: { p50: number; p99: number; p99OverP50: number };
+  /** The same rate through the floor (bare children, no kubetrail pipeline code), in the same run. */
+  floor?: { p50: number; p99: number; p99OverP50: number; repeats: Array<{ p50: number; p99: number }> };
 }
 
 const median = (values: number[]): number => {
@@ -205,7 +215,14 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
   if (ctx.etcdHeadroomBytes() < 300e6) throw new Error(`the embedded etcd is near its 2 GiB quota (${Math.round(ctx.etcdHeadroomBytes() / 1e6)} MB left): not writing; compact it when no test runs (npm run stack -- compact)`);
   const sim = simulator(ctx.env.KUBECONFIG!);
 
-  const pipelines: Pipeline[] = (['kubetrail', 'kafkajs-stock'] as const).map((retry) => {
+  // The floor's topics have the partitions of kubetrail's raw topic (its summary topic has its input's).
+  const floorTopics = { raw: await ctx.createTopic('latfloor.raw', defaultTopicSettings.topicPartitions), summary: await ctx.createTopic('latfloor.summary', defaultTopicSettings.topicPartitions) };
+  const pipelines: Pipeline[] = (['kubetrail', 'kafkajs-stock', 'floor'] as const).map((retry) => {
+    if (retry === 'floor') {
+      const namespace = `bench-${ctx.runId}-latfloor`;
+      const producer = ctx.spawnChild('bare-producer', { namespace, topic: floorTopics.raw, transactionalId: `bench-${ctx.runId}-latfloor` }, { label: 'latfloor.producer' });
+      return { retry, tag: 'latfloor', namespace, producer, summaryTopic: floorTopics.summary, rawTopic: floorTopics.raw, rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
+    }
     const tag = retry === 'kubetrail' ? 'lat' : 'latref';
     const env = retry === 'kafkajs-stock' ? { KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY: '1', KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID: '1' } : undefined;
     ctx.track(`bench.${ctx.runId}.${tag}.state`);
@@ -223,12 +240,18 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
     );
     return { retry, tag, namespace: `bench-${ctx.runId}-${tag}`, producer, summaryTopic: ctx.topic(`${tag}.summary`), rawTopic: ctx.topic(`${tag}.raw`), rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
   });
-  const [main, reference] = pipelines as [Pipeline, Pipeline];
+  const [main, reference, floor] = pipelines as [Pipeline, Pipeline, Pipeline];
   let subscriber: BenchChild | undefined;
   const subscriberPauses: GcPause[] = [];
   try {
     await Promise.all(pipelines.map((p) => p.producer.wait('ready', 120_000)));
     for (const p of pipelines) {
+      if (p.retry === 'floor') {
+        // A summary record is ~0.4 kB; no output is longer than the input.
+        const spec = { input: p.rawTopic, output: p.summaryTopic, groupId: `bench.${ctx.runId}.${p.tag}.grp`, mode: 'exactly-once', expect: Number.MAX_SAFE_INTEGER, timeoutMs: 24 * 3_600_000, floor: { valueBytes: 400 } };
+        p.processor = ctx.spawnChild('bare-pipe', spec, { label: `${p.tag}.pipe` });
+        continue;
+      }
       p.processor = ctx.spawnChild(
         'processor',
         { processor: 'workflow-summary', mode: 'exactly-once', groupId: `bench.${ctx.runId}.${p.tag}.summary-grp`, topics: { input: ctx.topic(`${p.tag}.raw`), outputs: { summaries: p.summaryTopic } } },
@@ -240,7 +263,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       collectGcPauses(p.producer, p.gcPauses.producer);
       collectGcPauses(p.processor!, p.gcPauses.processor);
     }
-    const sub = ctx.spawnChild('subscriber', { topics: pipelines.map((p) => p.summaryTopic), rawTopics: pipelines.map((p) => p.rawTopic), groupId: `bench.${ctx.runId}.lat.sub` }, { label: 'lat.subscriber' });
+    const sub = ctx.spawnChild('subscriber', { topics: pipelines.map((p) => p.summaryTopic), rawTopics: pipelines.map((p) => p.rawTopic), floorTopics: [floor.summaryTopic], groupId: `bench.${ctx.runId}.lat.sub` }, { label: 'lat.subscriber' });
     collectGcPauses(sub, subscriberPauses);
     subscriber = sub;
     sub.onEvent((e) => {
@@ -288,7 +311,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
     const deadline = Date.now() + 60_000;
     while (pipelines.some((p) => p.seenKeys.size < workflows) && Date.now() < deadline) await sleep(100);
     for (const p of pipelines) if (p.seenKeys.size < workflows) throw new Error(`${p.retry}: only ${p.seenKeys.size} of ${workflows} workflows reached the summary topic within 60 s`);
-    ctx.log(`latency: ${workflows} workflows (mean ${Math.round(createdBytes / workflows / 1000)} kB) in each of 2 namespaces created and summarized; writing changes`);
+    ctx.log(`latency: ${workflows} workflows (mean ${Math.round(createdBytes / workflows / 1000)} kB) in each of ${pipelines.length} namespaces created and summarized; writing changes`);
 
     let seq = 0;
     const runRate = async (p: Pipeline, rate: number, seconds: number): Promise<RateResult> => {
@@ -399,11 +422,13 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
     // Rising rates; the issue's rates on both pipelines, interleaved; higher ones while every rate kept up; a longer steady run.
     const steps: RateResult[] = [];
     const references: RateResult[] = [];
+    const floors: RateResult[] = [];
     for (const rate of rising) steps.push(await runRate(main, rate, stepSeconds));
     for (let repeat = 0; repeat < targetRepeats; repeat++) {
       for (const rate of targetRates) {
         steps.push(await runRate(main, rate, targetSeconds));
         references.push(await runRate(reference, rate, targetSeconds));
+        floors.push(await runRate(floor, rate, targetSeconds));
       }
     }
     for (const rate of beyond) {
@@ -420,6 +445,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       // The target runs at this rate (the rising steps' run of the same rate is a warm-up).
       const runs = steps.filter((x) => x.targetPerSec === rate && x.seconds >= targetSeconds - 1).slice(-targetRepeats);
       const refs = references.filter((x) => x.targetPerSec === rate);
+      const floorRuns = floors.filter((x) => x.targetPerSec === rate);
       const p99Goal = goals.get(rate) ?? NaN;
       const p50 = median(runs.map((r) => r.pipelineMs.p50));
       const p99 = median(runs.map((r) => r.pipelineMs.p99));
@@ -437,12 +463,21 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
         reference: refs.length
           ? { p50: median(refs.map((r) => r.pipelineMs.p50)), p99: median(refs.map((r) => r.pipelineMs.p99)), p99OverP50: median(refs.map((r) => r.pipelineP99OverP50)) }
           : undefined,
+        floor: floorRuns.length
+          ? {
+              p50: median(floorRuns.map((r) => r.pipelineMs.p50)),
+              p99: median(floorRuns.map((r) => r.pipelineMs.p99)),
+              p99OverP50: median(floorRuns.map((r) => r.pipelineP99OverP50)),
+              repeats: floorRuns.map((r) => ({ p50: r.pipelineMs.p50, p99: r.pipelineMs.p99 })),
+            }
+          : undefined,
       };
     });
     for (const t of targets) {
       ctx.log(
         `latency target at ${t.targetPerSec}/s (median of ${t.repeats.length}: ${t.repeats.map((r) => `${r.p50}/${r.p99}`).join(', ')} ms): producer→summary p50 ${t.p50} ms, p99 ${t.p99} ms (goal ≤ ${t.p99Goal}: ${t.p99Met ? 'met' : 'MISSED'}), p99/p50 ${t.p99OverP50} (goal ≤ 3: ${t.ratioMet ? 'met' : 'MISSED'})` +
-          (t.reference ? `; kafkajs stock retry: p50 ${t.reference.p50} ms, p99 ${t.reference.p99} ms (×${t.reference.p99OverP50})` : ''),
+          (t.reference ? `; kafkajs stock retry: p50 ${t.reference.p50} ms, p99 ${t.reference.p99} ms (×${t.reference.p99OverP50})` : '') +
+          (t.floor ? `; floor (no kubetrail pipeline code): p50 ${t.floor.p50} ms, p99 ${t.floor.p99} ms (×${t.floor.p99OverP50})` : ''),
       );
     }
     return {
@@ -454,6 +489,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       steady: steadyResult,
       steps,
       references,
+      floors,
       highestKeepingUp: highest ? { ...highest } : null,
       targets,
     };

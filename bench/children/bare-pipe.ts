@@ -12,10 +12,17 @@
 // the runner's, DEFAULT_MAX_BYTES_PER_PARTITION = 8 MiB), kafkajs' 1 MiB when not given.
 // kafkajs is used as it is (no kubetrail patch), unless gzipCodec: then kubetrail's gzip codec
 // (lib/kafka/gzip-codec.ts) replaces kafkajs' own, to show what the codec alone gains a reader.
-// BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?, maxBytesPerPartition?, gzipCodec?}; JSON lines as processor.ts.
+// As the latency benchmark's floor (spec.floor): kubetrail's Kafka layer (lib/kafka/client.ts, the
+// quick CONCURRENT_TRANSACTIONS retry) instead of kafkajs as it is, each output value cut to its first floor.valueBytes bytes (a summary's size,
+// key, timestamp and headers kept), and a progress line every 250 ms as processor.ts prints
+// (commits, txnSeconds, concurrentTransactions, gcPauses).
+// BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?, maxBytesPerPartition?, gzipCodec?, floor?}; JSON lines as processor.ts.
 import { Kafka, logLevel, Partitioners, type Producer, type Message } from 'kafkajs';
 import { chunkRecords } from '../../producer/publisher.js';
 import { installGzipCodec } from '../../lib/kafka/gzip-codec.js';
+import { kafkaClient } from '../../lib/kafka/client.js';
+import { concurrentTransactionStats } from '../../lib/kafka/concurrent-transactions.js';
+import { watchGcPauses } from '../lib/gc-pauses.js';
 
 interface Spec {
   input: string;
@@ -28,17 +35,24 @@ interface Spec {
   timeoutMs?: number;
   maxBytesPerPartition?: number;
   gzipCodec?: boolean;
+  floor?: { valueBytes: number };
 }
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as Spec;
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`);
 const maxBatch = spec.maxBatchRecords ?? 500;
-const kafka = new Kafka({
+const clientConfig = {
   clientId: `bench-bare-${process.pid}`,
   brokers: (process.env.KAFKA_BROKERS ?? '').split(','),
   logLevel: logLevel.WARN,
   retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
-});
+};
+const kafka = spec.floor ? kafkaClient(clientConfig) : new Kafka(clientConfig);
+let txnMs = 0;
+if (spec.floor) {
+  const gcPauses = watchGcPauses();
+  setInterval(() => say({ event: 'progress', commits, txnSeconds: { sum: txnMs / 1000 }, concurrentTransactions: concurrentTransactionStats(), gcPauses: gcPauses.take() }), 250).unref();
+}
 if (spec.gzipCodec) installGzipCodec();
 const eos = spec.mode === 'exactly-once';
 const producers = new Map<number, Producer>();
@@ -93,7 +107,8 @@ await consumer.run({
     for (let i = 0; i < messages.length; i += maxBatch) {
       if (!isRunning() || isStale()) return;
       const chunk = messages.slice(i, i + maxBatch);
-      const out: Message[] = chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp }));
+      const cut = spec.floor?.valueBytes;
+      const out: Message[] = chunk.map((m) => ({ key: m.key, value: cut === undefined ? m.value : (m.value?.subarray(0, cut) ?? null), headers: m.headers, timestamp: m.timestamp }));
       const sends = chunkRecords(
         out.map((message) => ({ message, bytes: ((message.value as Buffer | null)?.length ?? 0) + 200 })),
         900_000,
@@ -102,11 +117,13 @@ await consumer.run({
       const next = i + maxBatch >= messages.length ? Math.max(Number(batch.lastOffset()), Number(last.offset)) + 1 : Number(last.offset) + 1;
       if (eos) {
         const producer = await producerOf(batch.partition);
+        const began = performance.now();
         const txn = await producer.transaction();
         try {
           for (const messages of sends) await txn.send({ topic: spec.output, messages, acks: -1 });
           await txn.sendOffsets({ consumerGroupId: spec.groupId, topics: [{ topic: spec.input, partitions: [{ partition: batch.partition, offset: String(next) }] }] });
           await txn.commit();
+          txnMs += performance.now() - began;
         } catch (error) {
           await txn.abort().catch(() => undefined);
           throw error;

@@ -4,7 +4,8 @@
 //   {"event":"ready"}     subscribed and joined, reading from the beginning
 //   {"event":"record", topic, key, progress, observedAt, timestamp, at}   each summary: its
 //        key, status progress and source.observedAt, the record's Kafka timestamp (a
-//        processor's output carries its input's) and when its fetch was handed over (at)
+//        processor's output carries its input's) and when its fetch was handed over (at). A topic of BENCH_SPEC.floorTopics (the floor's, bench/children/bare-producer.ts) is not
+//        decoded either: progress and observedAt come from its records' headers.
 //   {"event":"raw", topic, key, timestamp, at}   each record of the raw topics (BENCH_SPEC.rawTopics),
 //        not decoded: when the producer's commit made it readable
 //   {"event":"gc", gcPauses}   every 250 ms: the garbage collector's pauses of 2 ms or more
@@ -15,8 +16,9 @@ import { kafkaClient } from '../../lib/kafka/client.js';
 import { sleep } from '../../lib/async.js';
 import { watchGcPauses } from '../lib/gc-pauses.js';
 
-const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as { topics: string[]; rawTopics?: string[]; groupId: string };
+const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as { topics: string[]; rawTopics?: string[]; floorTopics?: string[]; groupId: string };
 const rawTopics = new Set(spec.rawTopics ?? []);
+const floorTopics = new Set(spec.floorTopics ?? []);
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ at: Date.now(), ...event })}\n`);
 const gcPauses = watchGcPauses();
 setInterval(() => say({ event: 'gc', gcPauses: gcPauses.take() }), 250).unref();
@@ -54,6 +56,13 @@ await consumer.run({
     }
     for (const message of batch.messages) {
       if (!message.value || !message.key) continue;
+      if (floorTopics.has(batch.topic)) {
+        const header = (name: string) => message.headers?.[name]?.toString();
+        // The raw key (`<resource>.<group>/<namespace>/<name>`), as a summary's: `<namespace>/<name>`.
+        const rawKey = message.key.toString();
+        say({ event: 'record', topic: batch.topic, key: rawKey.slice(rawKey.indexOf('/') + 1), progress: header('progress') || null, observedAt: Number(header('observedAt')), timestamp: Number(message.timestamp), at });
+        continue;
+      }
       const value = (await registry.decode(message.value)) as { progress?: unknown; source?: { observedAt?: unknown } };
       say({ event: 'record', topic: batch.topic, key: message.key.toString(), progress: value.progress ?? null, observedAt: Number(value.source?.observedAt), timestamp: Number(message.timestamp), at });
     }

@@ -109,13 +109,14 @@ export function renderMarkdown(results: Record<string, unknown>): string {
     if (lat.steady) {
       out.push(
         `${lat.deployment}. ${lat.workflows} workflows per pipeline, mean object ${fmt(lat.meanObjectBytes / 1000, 1)} kB. "producer → summary" (the pipeline's part) starts when the producer saw the change (source.observedAt); "end to end" when the write was sent. ` +
-          `"kubetrail" runs kafkajs with kubetrail's quick CONCURRENT_TRANSACTIONS retry (2-50 ms); its producer takes two transactional ids in turn; "kafkajs stock" is a second pipeline, idle while the other is written to, run as the engine issue found it: its children with KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' own retry, 300 ms and up), its producer with KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID=1 (one transactional id). ` +
+          `"kubetrail" runs kafkajs with kubetrail's quick CONCURRENT_TRANSACTIONS retry (2-50 ms); its producer takes two transactional ids in turn; "kafkajs stock" is a second pipeline, idle while the other is written to, run as the engine issue found it: its children with KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY=1 (kafkajs' own retry, 300 ms and up), its producer with KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID=1 (one transactional id). "floor" is a third pipeline with none of kubetrail's producer and processor code: a client-node watch that writes each change's object as JSON text in a transaction, and a bare exactly-once consume-and-produce copying each record cut to 400 bytes, both through kubetrail's Kafka layer (bench/children/bare-producer.ts, bare-pipe.ts); it shows what p99/p50 this machine allows two transactional hops. ` +
           `The pipeline's part is also split at the raw record's timestamp (when the producer made its produce request; the summary carries it): before it, the producer's queue, encoding and AddPartitionsToTxn; after it, the producer's produce and commit, the processor and the subscriber's read. CONCURRENT_TRANSACTIONS: requests that met it / transactions, per child, over the run, with the mean transaction time and the share of the run spent in transactions (from the children's duration histograms).\n`,
       );
       const txns = (t: Any) => (t ? `${fmt(t.concurrentTransactions)} / ${fmt(t.transactions)}${t.meanTxnMs !== undefined ? ` (${fmt(t.meanTxnMs)} ms each, busy ${fmt((t.busyShare ?? NaN) * 100)}%)` : ''}` : '–');
+      const who = (x: Any) => (x.retry === 'kafkajs-stock' ? 'kafkajs stock' : x.retry === 'floor' ? 'floor (no pipeline code)' : 'kubetrail');
       const row = (label: string, x: Any) => [
         label,
-        x.retry === 'kafkajs-stock' ? 'kafkajs stock' : 'kubetrail',
+        who(x),
         fmt(x.targetPerSec),
         fmt(x.writtenPerSec, 1),
         `${fmt(x.received)}/${fmt(x.written)}`,
@@ -142,6 +143,8 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         seen.set(s.targetPerSec, n + 1);
         const ref = (lat.references ?? []).filter((x: Any) => x.targetPerSec === s.targetPerSec)[n];
         if (ref) runs.push(row(`reference (${fmt(ref.seconds, 0)} s)`, ref));
+        const floor = (lat.floors ?? []).filter((x: Any) => x.targetPerSec === s.targetPerSec)[n];
+        if (floor) runs.push(row(`floor (${fmt(floor.seconds, 0)} s)`, floor));
       }
       runs.push(row(`steady (${fmt(lat.steady.seconds, 0)} s)`, lat.steady));
       out.push(
@@ -151,7 +154,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         ),
       );
       out.push(`\nHighest rate that keeps up: ${lat.highestKeepingUp ? `${fmt(lat.highestKeepingUp.targetPerSec)} changes/s` : 'none of the steps'}.`);
-      const gcRuns = [...lat.steps, ...(lat.references ?? [])].filter((x: Any) => x.gcBesideSlowest && x.seconds > stepSeconds + 1);
+      const gcRuns = [...lat.steps, ...(lat.references ?? []), ...(lat.floors ?? [])].filter((x: Any) => x.gcBesideSlowest && x.seconds > stepSeconds + 1);
       if (gcRuns.length > 0) {
         out.push(
           '\nThe slowest changes beside the garbage collector (the changes at or above each run\'s p99 of the pipeline\'s part, and the pauses of 2 ms or more that each child\'s main thread reported, perf_hooks \'gc\' entries, bench/lib/gc-pauses.ts): how many of them were in flight during a pause of the pipeline\'s producer, its processor and the subscriber that reads the summaries (longest such pause), and during none; one change can overlap pauses of several. A slow change is in flight longer, so it meets more pauses by chance: the last column is the baseline, every change of the run.\n',
@@ -162,7 +165,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
             ['run', 'retry', 'rate/s', 'changes ≥ p99', 'producer: during a pause (longest) · pauses in the run', 'processor', 'subscriber', 'during none', 'every change: during a pause'],
             gcRuns.map((x: Any) => [
               `${fmt(x.seconds, 0)} s`,
-              x.retry === 'kafkajs-stock' ? 'kafkajs stock' : 'kubetrail',
+              who(x),
               fmt(x.targetPerSec),
               fmt(x.gcBesideSlowest.changes),
               cell(x.gcBesideSlowest, 'producer'),
@@ -175,10 +178,10 @@ export function renderMarkdown(results: Record<string, unknown>): string {
         );
       }
       if (lat.targets?.length) {
-        out.push('\nTargets (the pipeline\'s part, kubetrail\'s pipeline, medians of the repeats; the reference is the same rate with kafkajs\' stock retry and one producer transactional id, interleaved in the same run):\n');
+        out.push('\nTargets (the pipeline\'s part, kubetrail\'s pipeline, medians of the repeats; the reference is the same rate with kafkajs\' stock retry and one producer transactional id, interleaved in the same run; the floor is the same rate through the bare children, after the reference in each repeat):\n');
         out.push(
           table(
-            ['rate/s', 'repeats p50 / p99 ms', 'p50 ms', 'p99 ms', 'p99 goal', 'p99/p50', 'p99/p50 goal', 'met', 'reference p50 / p99 ms (p99/p50)'],
+            ['rate/s', 'repeats p50 / p99 ms', 'p50 ms', 'p99 ms', 'p99 goal', 'p99/p50', 'p99/p50 goal', 'met', 'reference p50 / p99 ms (p99/p50)', 'floor: repeats p50 / p99 ms; median p50 / p99 (p99/p50)'],
             lat.targets.map((t: Any) => [
               fmt(t.targetPerSec),
               (t.repeats ?? []).map((r: Any) => `${fmt(r.p50)} / ${fmt(r.p99)}`).join(', '),
@@ -189,6 +192,7 @@ export function renderMarkdown(results: Record<string, unknown>): string {
               `≤ ${fmt(t.ratioGoal)}`,
               t.p99Met && t.ratioMet ? 'yes' : `**no** (${[t.p99Met ? '' : 'p99', t.ratioMet ? '' : 'p99/p50'].filter(Boolean).join(', ')})`,
               t.reference ? `${fmt(t.reference.p50)} / ${fmt(t.reference.p99)} (${fmt(t.reference.p99OverP50, 1)})` : '–',
+              t.floor ? `${t.floor.repeats.map((r: Any) => `${fmt(r.p50)} / ${fmt(r.p99)}`).join(', ')}; ${fmt(t.floor.p50)} / ${fmt(t.floor.p99)} (${fmt(t.floor.p99OverP50, 1)})` : '–',
             ]),
           ),
         );
