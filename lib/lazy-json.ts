@@ -36,9 +36,9 @@ export function unparsedMember(object: unknown, key: string): string | undefined
 }
 
 /**
- * More members found than this: parse the whole object instead. Each member found costs a search
- * of the whole text for a repeat of its key, so a text where thousands hold a needle (a big
- * workflow whose steps all failed) would cost thousands of searches, far more than one parse.
+ * More members found than this: parse the whole object instead. Each member found costs a pass
+ * over every member's key for a repeat of its own, so a text where thousands hold a needle (a big
+ * workflow whose steps all failed) would cost millions of comparisons, more than one parse.
  */
 const MOST_MEMBERS_PICKED = 8;
 
@@ -81,11 +81,15 @@ export function membersContaining(object: unknown, key: string, needles: readonl
 
 /** True when the key at keyStart..keyEnd (a text without backslashes) is also the key of another member. */
 function keyRepeats(text: string, spans: number[], keyStart: number, keyEnd: number): boolean {
-  // Searched without its opening quote: a search for text that starts with a quote stops at every quote.
-  const rest = text.slice(keyStart + 1, keyEnd);
-  for (let at = text.indexOf(rest); at >= 0; at = text.indexOf(rest, at + 1)) {
-    const start = at - 1;
-    if (start !== keyStart && text.charCodeAt(start) === QUOTE && spans[2 * spanAt(spans, start)] === start) return true;
+  // The members' keys, not the whole text: a node's id is also in its value and in its parent's
+  // children, and a search of the text to its end per member found was most of this function's
+  // cost. Without backslashes a key ends at its first quote, so a key of the same length (its
+  // closing quote at the same distance) that starts with the same text is the same key.
+  const quoted = text.slice(keyStart, keyEnd);
+  const lastQuote = keyEnd - keyStart - 1;
+  for (let i = 0; i < spans.length; i += 2) {
+    const start = spans[i]!;
+    if (start !== keyStart && text.charCodeAt(start + lastQuote) === QUOTE && text.startsWith(quoted, start)) return true;
   }
   return false;
 }
