@@ -164,6 +164,11 @@ interface Pipeline {
   cursor: number;
 }
 
+/** A pipeline with its producer started and nothing measured yet. */
+function newPipeline(retry: RetryVariant, tag: string, namespace: string, producer: BenchChild, topics: { raw: string; summary: string }): Pipeline {
+  return { retry, tag, namespace, producer, summaryTopic: topics.summary, rawTopic: topics.raw, rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
+}
+
 interface Snapshot {
   producer: TxnCounts;
   processor: TxnCounts;
@@ -221,7 +226,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
     if (retry === 'floor') {
       const namespace = `bench-${ctx.runId}-latfloor`;
       const producer = ctx.spawnChild('bare-producer', { namespace, topic: floorTopics.raw, transactionalId: `bench-${ctx.runId}-latfloor` }, { label: 'latfloor.producer' });
-      return { retry, tag: 'latfloor', namespace, producer, summaryTopic: floorTopics.summary, rawTopic: floorTopics.raw, rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
+      return newPipeline(retry, 'latfloor', namespace, producer, floorTopics);
     }
     const tag = retry === 'kubetrail' ? 'lat' : 'latref';
     const env = retry === 'kafkajs-stock' ? { KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY: '1', KUBETRAIL_PRODUCER_ONE_TRANSACTIONAL_ID: '1' } : undefined;
@@ -238,7 +243,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       },
       { label: `${tag}.producer`, env },
     );
-    return { retry, tag, namespace: `bench-${ctx.runId}-${tag}`, producer, summaryTopic: ctx.topic(`${tag}.summary`), rawTopic: ctx.topic(`${tag}.raw`), rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
+    return newPipeline(retry, tag, `bench-${ctx.runId}-${tag}`, producer, { raw: ctx.topic(`${tag}.raw`), summary: ctx.topic(`${tag}.summary`) });
   });
   const [main, reference, floor] = pipelines as [Pipeline, Pipeline, Pipeline];
   let subscriber: BenchChild | undefined;

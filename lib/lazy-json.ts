@@ -64,10 +64,10 @@ export function membersContaining(object: unknown, key: string, needles: readonl
   }
   if (found.size === 0) return {};
   if (found.size > MOST_MEMBERS_PICKED) return undefined;
-  // With a backslash in the text a key can be spelt two ways; without one, a repeat is its own text.
-  if (text.includes('\\')) return undefined;
   // The text was checked when it was parsed: the scanner only finds where keys and values end.
   const scanner = new Scanner(text);
+  // With a backslash in the text a key can be spelt two ways; without one, a repeat is its own text.
+  if (scanner.backslashAhead()) return undefined;
   const result: Record<string, unknown> = {};
   for (const index of [...found].sort((a, b) => a - b)) {
     const keyStart = spans[2 * index]!;
@@ -155,6 +155,11 @@ class Scanner {
 
   constructor(private readonly text: string) {
     this.nextBackslash = this.backslashFrom(0);
+  }
+
+  /** True when a backslash lies at or after the scan position (the constructor looked for the first). */
+  backslashAhead(): boolean {
+    return this.nextBackslash < this.text.length;
   }
 
   private backslashFrom(i: number): number {
