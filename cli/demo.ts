@@ -41,7 +41,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--external', 'use KAFKA_BROKERS, SCHEMA_REGISTRY_URL and KUBECONFIG instead of starting the embedded stack')
     .option('--namespace <name>', 'namespace the demo workflows are created in', 'kubetrail-demo')
     .option('--pace <ms>', 'pause between two writes of one workflow', (v) => Number(v), 400)
-    .option('--exit-when-done', 'stop once every workflow has reached its final state (for scripts)')
+    .option('--exit-when-done', 'stop once every workflow has reached its final state (for scripts); the embedded stack stays up')
     .action(async (options: { external?: boolean; namespace: string; pace: number; exitWhenDone?: boolean }) => {
       // stack/ (the embedded stack and the Argo simulator) is a development tool, not in the
       // image: loaded here, when the demo runs, never when the command is registered.
@@ -73,14 +73,18 @@ export function registerDemoCommand(program: Command): void {
       let subscription: { stop: () => Promise<void> } | undefined;
       let notifications: Awaited<ReturnType<typeof startDemoNotifications>> | undefined;
       let stopping: Promise<void> | undefined;
-      const stopAll = () =>
+      // The stack it started is stopped with the rest on Ctrl-C or a failure; a demo that ran to
+      // its end (--exit-when-done) leaves it running, so the README's next commands (subscribe,
+      // dlq) have the topics it filled to read.
+      const stopAll = (keepStack = false) =>
         (stopping ??= (async () => {
           say('stopping…');
           await subscription?.stop().catch(() => undefined);
           await notifications?.stop().catch(() => undefined);
           await Promise.all(processors.map((p) => p.stop().catch(() => undefined)));
           await producer?.stop().catch(() => undefined);
-          if (startedStack) {
+          if (startedStack && keepStack) say('the embedded stack it started keeps running for the next commands (`npm run stack -- down` stops it)');
+          else if (startedStack) {
             say('stopping the embedded stack it started');
             await stack.down();
           }
@@ -154,7 +158,7 @@ export function registerDemoCommand(program: Command): void {
           say(`all ${demoKeys.size} workflows reached their final state in the summary topic`);
           for (let waited = 0; notifications.received() < demoKeys.size && waited < 30_000; waited += 100) await sleep(100);
           say(`${notifications.received()} Slack notifications received for ${demoKeys.size} workflows`);
-          await stopAll();
+          await stopAll(true);
         } else {
           say('all workflows played; the view stays live (create more with kubectl against the stack). Ctrl-C stops.');
           await new Promise(() => {});
