@@ -164,6 +164,9 @@ interface Pipeline {
   cursor: number;
 }
 
+/** What the floor's processor writes of each record: a summary record's size, ~0.4 kB. */
+const FLOOR_VALUE_BYTES = 400;
+
 /** A pipeline with its producer started and nothing measured yet. */
 function newPipeline(retry: RetryVariant, tag: string, namespace: string, producer: BenchChild, topics: { raw: string; summary: string }): Pipeline {
   return { retry, tag, namespace, producer, summaryTopic: topics.summary, rawTopic: topics.raw, rawReadAt: new Map(), pending: new Map(), latencies: [], pipeline: [], split: [], windows: [], gcPauses: { producer: [], processor: [] }, seenKeys: new Set(), names: [], cursor: 0 };
@@ -252,8 +255,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
     await Promise.all(pipelines.map((p) => p.producer.wait('ready', 120_000)));
     for (const p of pipelines) {
       if (p.retry === 'floor') {
-        // A summary record is ~0.4 kB; no output is longer than the input.
-        const spec = { input: p.rawTopic, output: p.summaryTopic, groupId: `bench.${ctx.runId}.${p.tag}.grp`, mode: 'exactly-once', expect: Number.MAX_SAFE_INTEGER, timeoutMs: 24 * 3_600_000, floor: { valueBytes: 400 } };
+        const spec = { input: p.rawTopic, output: p.summaryTopic, groupId: `bench.${ctx.runId}.${p.tag}.grp`, mode: 'exactly-once', expect: Number.MAX_SAFE_INTEGER, timeoutMs: 24 * 3_600_000, floor: { valueBytes: FLOOR_VALUE_BYTES } };
         p.processor = ctx.spawnChild('bare-pipe', spec, { label: `${p.tag}.pipe` });
         continue;
       }
@@ -495,6 +497,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       steps,
       references,
       floors,
+      floorValueBytes: FLOOR_VALUE_BYTES,
       highestKeepingUp: highest ? { ...highest } : null,
       targets,
     };

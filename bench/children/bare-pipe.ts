@@ -13,9 +13,9 @@
 // kafkajs is used as it is (no kubetrail patch), unless gzipCodec: then kubetrail's gzip codec
 // (lib/kafka/gzip-codec.ts) replaces kafkajs' own, to show what the codec alone gains a reader.
 // As the latency benchmark's floor (spec.floor): kubetrail's Kafka layer (lib/kafka/client.ts, the
-// quick CONCURRENT_TRANSACTIONS retry) instead of kafkajs as it is, each output value cut to its first floor.valueBytes bytes (a summary's size,
-// key, timestamp and headers kept), and a progress line every 250 ms as processor.ts prints
-// (commits, txnSeconds, concurrentTransactions, gcPauses).
+// quick CONCURRENT_TRANSACTIONS retry) instead of kafkajs as it is, each output value cut to its
+// first floor.valueBytes bytes (a summary's size; key, timestamp and headers kept), and a progress
+// line every 250 ms as processor.ts prints (commits, txnSeconds, concurrentTransactions, gcPauses).
 // BENCH_SPEC = {input, output, groupId, mode, expect, maxBatchRecords?, maxBytesPerPartition?, gzipCodec?, floor?}; JSON lines as processor.ts.
 import { Kafka, logLevel, Partitioners, type Producer, type Message } from 'kafkajs';
 import { chunkRecords } from '../../producer/publisher.js';

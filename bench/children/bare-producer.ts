@@ -5,8 +5,9 @@
 // CONCURRENT_TRANSACTIONS retry), the transactions taking two transactional ids in turn and each
 // holding every change queued meanwhile, as kubetrail's producer does. No Avro, no registry, no
 // state topic, no checkpoint, no leader election. The record's key is the raw topic's
-// (`workflows.argoproj.io/<namespace>/<name>`), its timestamp the produce request's (kafkajs'), and headers
-// carry what the subscriber needs: status.progress and when the watch event arrived (observedAt).
+// (`workflows.argoproj.io/<namespace>/<name>`), its timestamp the produce request's (kafkajs'),
+// and headers carry what the subscriber needs: status.progress and when the watch event arrived
+// (observedAt).
 // BENCH_SPEC = {namespace, topic, transactionalId}. JSON lines on stdout as producer.ts: ready
 // (watching), status every 250 ms (transactions, txnSeconds, concurrentTransactions, gcPauses).
 import { KubeConfig, Watch } from '@kubernetes/client-node';
@@ -42,7 +43,8 @@ async function drain(): Promise<void> {
       queued = [];
       const began = performance.now();
       const transaction = await producers[turn++ % producers.length]!.transaction();
-      // No timestamp given: kafkajs stamps the records as it builds the produce request, as for kubetrail's producer.
+      // No timestamp given: kafkajs stamps the records as it builds the produce request, as it
+      // does kubetrail's producer's.
       await transaction.send({ topic: spec.topic, messages, acks: -1 });
       await transaction.commit();
       transactions += 1;

@@ -4,8 +4,9 @@
 //   {"event":"ready"}     subscribed and joined, reading from the beginning
 //   {"event":"record", topic, key, progress, observedAt, timestamp, at}   each summary: its
 //        key, status progress and source.observedAt, the record's Kafka timestamp (a
-//        processor's output carries its input's) and when its fetch was handed over (at). A topic of BENCH_SPEC.floorTopics (the floor's, bench/children/bare-producer.ts) is not
-//        decoded either: progress and observedAt come from its records' headers.
+//        processor's output carries its input's) and when its fetch was handed over (at). A
+//        topic of BENCH_SPEC.floorTopics (the floor's, bench/children/bare-producer.ts) is not
+//        decoded: progress and observedAt come from its records' headers.
 //   {"event":"raw", topic, key, timestamp, at}   each record of the raw topics (BENCH_SPEC.rawTopics),
 //        not decoded: when the producer's commit made it readable
 //   {"event":"gc", gcPauses}   every 250 ms: the garbage collector's pauses of 2 ms or more
