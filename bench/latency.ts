@@ -122,9 +122,9 @@ export interface LatencyTarget {
   p99Met: boolean;
   ratioMet: boolean;
   /** The same rate with kafkajs' stock retry, in the same run. */
-  reference?: { p50: number; p99: number; p99OverP50: number };
+  reference?: ReturnType<typeof medians>;
   /** The same rate through the floor (bare children, no kubetrail pipeline code), in the same run. */
-  floor?: { p50: number; p99: number; p99OverP50: number; repeats: Array<{ p50: number; p99: number }> };
+  floor?: ReturnType<typeof medians>;
 }
 
 const median = (values: number[]): number => {
@@ -132,6 +132,16 @@ const median = (values: number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+
+/** The pipeline's part over repeated runs of one rate: medians of their p50, p99 and p99/p50, and each run's p50 / p99. */
+function medians(runs: RateResult[]): { p50: number; p99: number; p99OverP50: number; repeats: Array<{ p50: number; p99: number }> } {
+  return {
+    p50: median(runs.map((r) => r.pipelineMs.p50)),
+    p99: median(runs.map((r) => r.pipelineMs.p99)),
+    p99OverP50: median(runs.map((r) => r.pipelineP99OverP50)),
+    repeats: runs.map((r) => ({ p50: r.pipelineMs.p50, p99: r.pipelineMs.p99 })),
+  };
+}
 
 /** Keeps the garbage-collector pauses a child reports (gcPauses on its status lines, bench/lib/gc-pauses.ts). */
 function collectGcPauses(child: BenchChild, into: GcPause[]): void {
@@ -261,7 +271,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       }
       p.processor = ctx.spawnChild(
         'processor',
-        { processor: 'workflow-summary', mode: 'exactly-once', groupId: `bench.${ctx.runId}.${p.tag}.summary-grp`, topics: { input: ctx.topic(`${p.tag}.raw`), outputs: { summaries: p.summaryTopic } } },
+        { processor: 'workflow-summary', mode: 'exactly-once', groupId: `bench.${ctx.runId}.${p.tag}.summary-grp`, topics: { input: p.rawTopic, outputs: { summaries: p.summaryTopic } } },
         { label: `${p.tag}.summary`, env: p.retry === 'kafkajs-stock' ? { KUBETRAIL_KAFKAJS_STOCK_TXN_RETRY: '1' } : undefined },
       );
     }
@@ -426,7 +436,7 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       return result;
     };
 
-    // Rising rates; the issue's rates on both pipelines, interleaved; higher ones while every rate kept up; a longer steady run.
+    // Rising rates; the issue's rates on the three pipelines, interleaved; higher ones while every rate kept up; a longer steady run.
     const steps: RateResult[] = [];
     const references: RateResult[] = [];
     const floors: RateResult[] = [];
@@ -454,30 +464,16 @@ export async function latencyBench(ctx: BenchContext, templates: TemplateSet): P
       const refs = references.filter((x) => x.targetPerSec === rate);
       const floorRuns = floors.filter((x) => x.targetPerSec === rate);
       const p99Goal = goals.get(rate) ?? NaN;
-      const p50 = median(runs.map((r) => r.pipelineMs.p50));
-      const p99 = median(runs.map((r) => r.pipelineMs.p99));
-      const ratio = median(runs.map((r) => r.pipelineP99OverP50));
+      const measured = medians(runs);
       return {
         targetPerSec: rate,
-        p50,
-        p99,
-        p99OverP50: ratio,
-        repeats: runs.map((r) => ({ p50: r.pipelineMs.p50, p99: r.pipelineMs.p99 })),
+        ...measured,
         p99Goal,
         ratioGoal: 3,
-        p99Met: p99 <= p99Goal,
-        ratioMet: ratio <= 3,
-        reference: refs.length
-          ? { p50: median(refs.map((r) => r.pipelineMs.p50)), p99: median(refs.map((r) => r.pipelineMs.p99)), p99OverP50: median(refs.map((r) => r.pipelineP99OverP50)) }
-          : undefined,
-        floor: floorRuns.length
-          ? {
-              p50: median(floorRuns.map((r) => r.pipelineMs.p50)),
-              p99: median(floorRuns.map((r) => r.pipelineMs.p99)),
-              p99OverP50: median(floorRuns.map((r) => r.pipelineP99OverP50)),
-              repeats: floorRuns.map((r) => ({ p50: r.pipelineMs.p50, p99: r.pipelineMs.p99 })),
-            }
-          : undefined,
+        p99Met: measured.p99 <= p99Goal,
+        ratioMet: measured.p99OverP50 <= 3,
+        reference: refs.length ? medians(refs) : undefined,
+        floor: floorRuns.length ? medians(floorRuns) : undefined,
       };
     });
     for (const t of targets) {
